@@ -1,0 +1,361 @@
+// Package host runs files through chains of WebAssembly plugins: it holds
+// the configuration, the loaded pipelines, and the folder protocol that
+// moves a file from unprocessed/ through underprocess/ to processed/ or
+// failed/ (docs/FOLDERS.md).
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"time"
+
+	"github.com/filehost/host/host/wasm"
+)
+
+// Version is the host's version, set at build time with
+// -ldflags "-X github.com/filehost/host/host.Version=v1.2.3".
+var Version = ""
+
+// VersionString returns Version, or the module version the binary was
+// built from.
+func VersionString() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// Host is a loaded configuration: every plugin compiled and ready.
+type Host struct {
+	cfg       Config
+	logger    *slog.Logger
+	engine    *wasm.Engine
+	plugins   map[string]*wasm.Plugin
+	pipelines map[string][]*wasm.Plugin
+	// instances is how many idle instances each plugin keeps.
+	instances int
+}
+
+// Options tune a Host beyond its config.
+type Options struct {
+	Logger *slog.Logger
+	// Instances is how many instances of each plugin stay ready between
+	// files: the number of files processed at once. Default 1.
+	Instances int
+}
+
+// New loads every plugin the config names and returns a ready host. A
+// plugin that fails to load is an error naming it.
+func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Instances <= 0 {
+		opts.Instances = 1
+	}
+	if cfg.CacheDir != "" {
+		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("cache_dir: %w", err)
+		}
+	}
+	engine, err := wasm.NewEngine(cfg.CacheDir, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{
+		cfg:       cfg,
+		logger:    opts.Logger,
+		engine:    engine,
+		plugins:   map[string]*wasm.Plugin{},
+		pipelines: map[string][]*wasm.Plugin{},
+		instances: opts.Instances,
+	}
+	for _, name := range cfg.pluginNames() {
+		p, err := engine.Load(ctx, cfg.spec(name, opts.Instances))
+		if err != nil {
+			_ = h.Close()
+			return nil, err
+		}
+		h.plugins[name] = p
+		opts.Logger.Debug("plugin loaded", "plugin", name, "path", p.Path(), "sha256", p.SHA256(), "load_time", p.LoadTime())
+	}
+	for _, pc := range cfg.Pipeline {
+		chain := make([]*wasm.Plugin, len(pc.Plugins))
+		for i, name := range pc.Plugins {
+			chain[i] = h.plugins[name]
+		}
+		h.pipelines[pc.Name] = chain
+	}
+	return h, nil
+}
+
+// pluginNames lists every plugin used by a pipeline or given an entry,
+// sorted.
+func (c *Config) pluginNames() []string {
+	seen := map[string]bool{}
+	for name := range c.Plugins {
+		seen[name] = true
+	}
+	for _, p := range c.Pipeline {
+		for _, name := range p.Plugins {
+			seen[name] = true
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for name := range seen {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (c *Config) spec(name string, instances int) wasm.Spec {
+	pc, ok := c.Plugins[name]
+	if !ok {
+		pc.Path = filepath.Join(c.PluginDir, name+".wasm")
+	}
+	settings, _ := jsonObject(pc.Config) // checked in Config.check
+	maxMem := uint64(pc.MaxMemory)
+	if maxMem == 0 {
+		maxMem = DefaultMaxMemory
+	}
+	return wasm.Spec{
+		Name:      name,
+		Path:      pc.Path,
+		Config:    settings,
+		MaxMemory: maxMem,
+		Timeout:   time.Duration(pc.Timeout),
+		MaxIdle:   instances,
+	}
+}
+
+// Config returns the host's configuration.
+func (h *Host) Config() Config { return h.cfg }
+
+// Plugins returns the loaded plugins, sorted by name.
+func (h *Host) Plugins() []*wasm.Plugin {
+	names := make([]string, 0, len(h.plugins))
+	for name := range h.plugins {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := make([]*wasm.Plugin, len(names))
+	for i, name := range names {
+		out[i] = h.plugins[name]
+	}
+	return out
+}
+
+// Close releases every plugin and the compilation cache.
+func (h *Host) Close() error {
+	ctx := context.Background()
+	var errs []error
+	for _, p := range h.plugins {
+		errs = append(errs, p.Close(ctx))
+	}
+	errs = append(errs, h.engine.Close(ctx))
+	return errors.Join(errs...)
+}
+
+// Result describes one processed file.
+type Result struct {
+	Pipeline string
+	BytesIn  int64
+	BytesOut int64
+	Duration time.Duration
+	Stages   []wasm.StageStats
+}
+
+// Process streams r, a file named name, through the pipeline to w.
+func (h *Host) Process(ctx context.Context, pipeline, name string, r io.Reader, w io.Writer) (Result, error) {
+	chain, ok := h.pipelines[pipeline]
+	if !ok {
+		return Result{}, fmt.Errorf("unknown pipeline %q", pipeline)
+	}
+	start := time.Now()
+	cr := &countingReader{r: r}
+	cw := &countingWriter{w: w}
+	stages, err := wasm.Run(ctx, chain, name, cr, cw, wasm.Limits{
+		ChunkSize: int(h.cfg.Limits.ChunkSize),
+		MaxLine:   int(h.cfg.Limits.MaxLine),
+	})
+	return Result{
+		Pipeline: pipeline,
+		BytesIn:  cr.n,
+		BytesOut: cw.n,
+		Duration: time.Since(start),
+		Stages:   stages,
+	}, err
+}
+
+// ErrNoPipeline fails a file that no pipeline's globs match.
+var ErrNoPipeline = errors.New("no pipeline matches the file name")
+
+// FileError is a file that failed, with where it went.
+type FileError struct {
+	File     string // the input as given
+	Failed   string // where the original now is, in failed/ ("" if not moved)
+	Pipeline string
+	Plugin   string // the plugin at fault, "" if none
+	Err      error
+}
+
+func (e *FileError) Error() string {
+	msg := e.File + ": "
+	if e.Plugin != "" && !isStageError(e.Err) {
+		msg += "plugin " + e.Plugin + ": "
+	}
+	return msg + e.Err.Error()
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+func isStageError(err error) bool {
+	var se *wasm.StageError
+	return errors.As(err, &se)
+}
+
+// pluginOf names the plugin at fault in err, if any.
+func pluginOf(err error) string {
+	var se *wasm.StageError
+	if errors.As(err, &se) {
+		return se.Plugin
+	}
+	return ""
+}
+
+// ProcessFile runs the file at path through the folder protocol of the
+// first watched folder: claimed into underprocess/, its result committed to
+// processed/, or the original moved to failed/ with an error report. It
+// returns the path of the result.
+func (h *Host) ProcessFile(ctx context.Context, path string) (string, Result, error) {
+	if err := checkInput(path); err != nil {
+		return "", Result{}, err
+	}
+	folder, err := OpenFolder(h.cfg.Watch[0].Dir)
+	if err != nil {
+		return "", Result{}, err
+	}
+	started := time.Now()
+	claimed, err := folder.Claim(path)
+	if err != nil {
+		return "", Result{}, fmt.Errorf("%s: claim: %w", path, err)
+	}
+	return h.processClaimed(ctx, folder, h.cfg.Watch[0], claimed, path, started, 1)
+}
+
+func (h *Host) processClaimed(ctx context.Context, folder Folder, w WatchConfig, claimed, orig string, started time.Time, attempts int) (string, Result, error) {
+	name := filepath.Base(claimed)
+	var res Result
+	pc := h.cfg.PipelineFor(w, name)
+	if pc == nil {
+		err := ErrNoPipeline
+		return "", res, h.fail(folder, claimed, orig, "", err, started, attempts)
+	}
+	out, err := folder.Commit(claimed, func(wr io.Writer) error {
+		in, err := os.Open(claimed)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		res, err = h.Process(ctx, pc.Name, name, in, wr)
+		return err
+	})
+	if err != nil {
+		return "", res, h.fail(folder, claimed, orig, pc.Name, err, started, attempts)
+	}
+	return out, res, nil
+}
+
+func (h *Host) fail(folder Folder, claimed, orig, pipeline string, cause error, started time.Time, attempts int) error {
+	plugin := pluginOf(cause)
+	ferr := &FileError{File: orig, Pipeline: pipeline, Plugin: plugin, Err: cause}
+	dst, err := folder.Fail(claimed, ErrorReport{
+		File:     filepath.Base(orig),
+		Pipeline: pipeline,
+		Plugin:   plugin,
+		Error:    cause.Error(),
+		Attempts: attempts,
+		Started:  started.UTC(),
+		Failed:   time.Now().UTC(),
+		Host:     VersionString(),
+	})
+	ferr.Failed = dst
+	if err != nil {
+		return errors.Join(ferr, fmt.Errorf("move to failed/: %w", err))
+	}
+	return ferr
+}
+
+// ProcessTo runs the file at path through its pipeline (chosen by name
+// among the first watched folder's) and writes the result to w, leaving
+// the file where it is.
+func (h *Host) ProcessTo(ctx context.Context, path string, w io.Writer) (Result, error) {
+	if err := checkInput(path); err != nil {
+		return Result{}, err
+	}
+	name := filepath.Base(path)
+	pc := h.cfg.PipelineFor(h.cfg.Watch[0], name)
+	if pc == nil {
+		return Result{}, &FileError{File: path, Err: ErrNoPipeline}
+	}
+	in, err := os.Open(path)
+	if err != nil {
+		return Result{}, err
+	}
+	defer in.Close()
+	res, err := h.Process(ctx, pc.Name, name, in, w)
+	if err != nil {
+		return res, &FileError{File: path, Pipeline: pc.Name, Plugin: pluginOf(err), Err: err}
+	}
+	return res, nil
+}
+
+func checkInput(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("input %s: no such file", path)
+		}
+		return fmt.Errorf("input %s: %w", path, err)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("input %s: is a directory, not a file", path)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("input %s: not a regular file", path)
+	}
+	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,223 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Limits bound the memory a file may take.
+type Limits struct {
+	// ChunkSize is the size of the chunks of whole lines handed to a
+	// plugin per call; a longer line is handed over whole, alone.
+	ChunkSize int
+	// MaxLine is the longest line accepted, terminator excluded; a longer
+	// one fails the file with ErrLineTooLong.
+	MaxLine int
+}
+
+// DefaultLimits are used where a limit is zero.
+var DefaultLimits = Limits{ChunkSize: 64 << 10, MaxLine: 16 << 20}
+
+// ErrLineTooLong fails a file with a line longer than Limits.MaxLine.
+var ErrLineTooLong = errors.New("line too long")
+
+// StageStats are one plugin's figures for one file.
+type StageStats struct {
+	Plugin   string
+	BytesIn  int64
+	BytesOut int64
+	Calls    int64
+	Duration time.Duration // time spent inside the plugin
+}
+
+// StageError is a file failed in a plugin. Failure and Trap say how.
+type StageError struct {
+	Plugin string
+	Err    error
+}
+
+func (e *StageError) Error() string { return fmt.Sprintf("plugin %s: %v", e.Plugin, e.Err) }
+func (e *StageError) Unwrap() error { return e.Err }
+
+// Run streams r through plugins in order, writing the last plugin's output
+// to w. name is the file's base name, passed to each plugin's begin. With
+// no plugins, r is copied to w. The returned stats have one entry per
+// plugin, filled as far as the file got.
+func Run(ctx context.Context, plugins []*Plugin, name string, r io.Reader, w io.Writer, lim Limits) ([]StageStats, error) {
+	if lim.ChunkSize <= 0 {
+		lim.ChunkSize = DefaultLimits.ChunkSize
+	}
+	if lim.MaxLine <= 0 {
+		lim.MaxLine = DefaultLimits.MaxLine
+	}
+	stats := make([]StageStats, len(plugins))
+	stages := make([]*stage, len(plugins))
+	var next io.Writer = w
+	for i := len(plugins) - 1; i >= 0; i-- {
+		stages[i] = &stage{next: next, lim: lim, stats: &stats[i]}
+		stats[i].Plugin = plugins[i].Name()
+		next = stages[i]
+	}
+	defer func() {
+		for _, s := range stages {
+			s.release()
+		}
+	}()
+	for i, p := range plugins {
+		if err := stages[i].start(ctx, p, name); err != nil {
+			return stats, err
+		}
+	}
+	buf := make([]byte, 64<<10)
+	if _, err := io.CopyBuffer(next, onlyReader{r}, buf); err != nil {
+		return stats, err
+	}
+	for _, s := range stages {
+		if err := s.finish(); err != nil {
+			return stats, err
+		}
+	}
+	return stats, nil
+}
+
+// onlyReader hides WriterTo so io.CopyBuffer uses the buffer.
+type onlyReader struct{ io.Reader }
+
+// stage feeds one plugin: it gathers written bytes into chunks of whole
+// lines and writes what the plugin emits to next.
+type stage struct {
+	p       *Plugin
+	inst    *instance
+	ctx     context.Context
+	cancel  context.CancelFunc
+	next    io.Writer
+	lim     Limits
+	stats   *StageStats
+	pending []byte
+	scanned int // bytes of pending past the chunk size known to hold no '\n'
+	broken  bool
+}
+
+func (s *stage) start(ctx context.Context, p *Plugin, name string) error {
+	s.p = p
+	inst, err := p.acquire(ctx)
+	if err != nil {
+		return &StageError{Plugin: p.Name(), Err: err}
+	}
+	s.inst = inst
+	inst.file = name
+	s.cancel = func() {}
+	if p.spec.Timeout > 0 {
+		ctx, s.cancel = context.WithTimeout(ctx, p.spec.Timeout)
+	}
+	s.ctx = inst.bind(ctx)
+	p.stats.Files.Add(1)
+	return s.call(func() error { return inst.send(s.ctx, inst.begin, []byte(name)) })
+}
+
+// call runs one plugin call and forwards its output.
+func (s *stage) call(fn func() error) error {
+	start := time.Now()
+	err := fn()
+	s.stats.Duration += time.Since(start)
+	s.stats.Calls++
+	if err != nil {
+		var trap *Trap
+		if errors.As(err, &trap) {
+			s.broken = true
+		}
+		s.p.stats.Errors.Add(1)
+		return &StageError{Plugin: s.p.Name(), Err: err}
+	}
+	out := s.inst.out
+	s.inst.out = s.inst.out[:0]
+	if len(out) == 0 {
+		return nil
+	}
+	s.stats.BytesOut += int64(len(out))
+	s.p.stats.BytesOut.Add(int64(len(out)))
+	_, err = s.next.Write(out)
+	return err
+}
+
+func (s *stage) chunk(b []byte) error {
+	s.stats.BytesIn += int64(len(b))
+	s.p.stats.BytesIn.Add(int64(len(b)))
+	return s.call(func() error { return s.inst.send(s.ctx, s.inst.chunk, b) })
+}
+
+// Write gathers p and sends every full chunk of whole lines.
+func (s *stage) Write(p []byte) (int, error) {
+	s.pending = append(s.pending, p...)
+	size := s.lim.ChunkSize
+	for len(s.pending) >= size {
+		cut := bytes.LastIndexByte(s.pending[:size], '\n') + 1
+		if cut == 0 {
+			// The first line is longer than a chunk: find its end.
+			from := size + s.scanned
+			j := bytes.IndexByte(s.pending[from:], '\n')
+			if j < 0 {
+				s.scanned = len(s.pending) - size
+				if len(s.pending) > s.lim.MaxLine+2 { // room for "\r\n"
+					return 0, s.tooLong()
+				}
+				return len(p), nil
+			}
+			cut = from + j + 1
+			if lineLen(s.pending[:cut]) > s.lim.MaxLine {
+				return 0, s.tooLong()
+			}
+		}
+		if err := s.chunk(s.pending[:cut]); err != nil {
+			return 0, err
+		}
+		s.pending = s.pending[:copy(s.pending, s.pending[cut:])]
+		s.scanned = 0
+	}
+	return len(p), nil
+}
+
+func lineLen(line []byte) int {
+	n := len(line)
+	if n > 0 && line[n-1] == '\n' {
+		n--
+		if n > 0 && line[n-1] == '\r' {
+			n--
+		}
+	}
+	return n
+}
+
+func (s *stage) tooLong() error {
+	return fmt.Errorf("input to plugin %s: %w: a line is over the maximum of %d bytes (limits.max_line)",
+		s.p.Name(), ErrLineTooLong, s.lim.MaxLine)
+}
+
+// finish sends what is left and ends the file.
+func (s *stage) finish() error {
+	if len(s.pending) > 0 {
+		if i := bytes.LastIndexByte(s.pending, '\n'); lineLen(s.pending[i+1:]) > s.lim.MaxLine {
+			return s.tooLong()
+		}
+		if err := s.chunk(s.pending); err != nil {
+			return err
+		}
+		s.pending = s.pending[:0]
+	}
+	return s.call(func() error { return s.inst.status(s.ctx, s.inst.end) })
+}
+
+func (s *stage) release() {
+	if s.inst == nil {
+		return
+	}
+	s.cancel()
+	s.p.release(s.inst, s.broken)
+	s.inst = nil
+	// A pending buffer grown by a long line is not kept.
+	s.pending = nil
+}

@@ -1,0 +1,106 @@
+package sdk
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Config holds a plugin's settings: the [plugins.NAME.config] table of the
+// host's config file, as decoded from JSON (numbers are float64, tables are
+// map[string]any, arrays are []any).
+type Config map[string]any
+
+func parseConfig(raw []byte) (Config, error) {
+	cfg := Config{}
+	if len(raw) == 0 {
+		return cfg, nil
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("config is not a JSON object: %w", err)
+	}
+	return cfg, nil
+}
+
+// Has reports whether key is set.
+func (c Config) Has(key string) bool {
+	_, ok := c[key]
+	return ok
+}
+
+// String returns the string at key, def when unset, or an error naming the
+// key when it holds another type.
+func (c Config) String(key, def string) (string, error) {
+	v, ok := c[key]
+	if !ok {
+		return def, nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", typeError(key, "a string", v)
+	}
+	return s, nil
+}
+
+// Int returns the integer at key, def when unset, or an error.
+func (c Config) Int(key string, def int) (int, error) {
+	v, ok := c[key]
+	if !ok {
+		return def, nil
+	}
+	f, ok := v.(float64)
+	if !ok || f != float64(int(f)) {
+		return 0, typeError(key, "an integer", v)
+	}
+	return int(f), nil
+}
+
+// Bool returns the boolean at key, def when unset, or an error.
+func (c Config) Bool(key string, def bool) (bool, error) {
+	v, ok := c[key]
+	if !ok {
+		return def, nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, typeError(key, "true or false", v)
+	}
+	return b, nil
+}
+
+// Strings returns the array of strings at key (a single string counts as a
+// one-element array), def when unset, or an error.
+func (c Config) Strings(key string, def []string) ([]string, error) {
+	v, ok := c[key]
+	if !ok {
+		return def, nil
+	}
+	switch v := v.(type) {
+	case string:
+		return []string{v}, nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, typeError(key, "an array of strings", v)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, typeError(key, "an array of strings", v)
+}
+
+// Decode decodes the whole config into v, a pointer to a struct with json
+// tags; unknown keys are an error.
+func (c Config) Decode(v any) error {
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(raw, v)
+}
+
+func typeError(key, want string, got any) error {
+	return fmt.Errorf("config key %q: want %s, got %v (%T)", key, want, got, got)
+}

@@ -1,0 +1,269 @@
+// Package sdk lets a Go program be a plugin of the file-processing host.
+//
+// A plugin is a Go main package built for WebAssembly as a reactor:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o NAME.wasm .
+//
+// It registers exactly one handler from an init function (main is never
+// called in a reactor, but must exist):
+//
+//	func init() {
+//		sdk.Map(func(line []byte) []byte { return bytes.ToUpper(line) })
+//	}
+//
+//	func main() {}
+//
+// The host streams each file through the plugin as chunks of whole lines;
+// the SDK splits them, calls the handler once per line and batches the
+// output, so a per-line handler costs no boundary crossing per line.
+//
+// Lines are handed to handlers without their terminator ("\n" or "\r\n").
+// A line emitted from a per-line handler gets the terminator of the input
+// line it came from, so CRLF files stay CRLF and a last line without a
+// newline stays without one. Lines emitted at the end of a file get the
+// terminator of the file's last terminated line ("\n" if none).
+//
+// The same program also builds for the native platform, where [Run] drives
+// the registered handler over a reader, so plugin logic can be unit-tested
+// with go test and shown in runnable examples.
+package sdk
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// ABIVersion is the version of the host ABI this SDK implements (docs/ABI.md).
+const ABIVersion = 1
+
+// Stream is a stateful handler: Begin is called once per file, Line once per
+// line, End once after the last line. Emit from Line sends a line with the
+// terminator of the current input line; emit from End uses the file's
+// last terminator. Any error fails the file with its message.
+type Stream interface {
+	Begin(name string) error
+	Line(line []byte, emit func([]byte)) error
+	End(emit func([]byte)) error
+}
+
+// Map registers fn to replace each line with the line it returns.
+func Map(fn func(line []byte) []byte) {
+	Handle(&lineFunc{fn: func(line []byte, emit func([]byte)) error {
+		emit(fn(line))
+		return nil
+	}})
+}
+
+// Filter registers keep: a line is kept when keep returns true.
+func Filter(keep func(line []byte) bool) {
+	Handle(&lineFunc{fn: func(line []byte, emit func([]byte)) error {
+		if keep(line) {
+			emit(line)
+		}
+		return nil
+	}})
+}
+
+// Lines registers fn to turn each line into zero or more lines, each sent
+// with emit. An error fails the file.
+func Lines(fn func(line []byte, emit func([]byte)) error) {
+	Handle(&lineFunc{fn: fn})
+}
+
+// Whole registers fn to transform a file's entire content at once. The SDK
+// buffers the whole file in plugin memory, so use it only for small files;
+// prefer the streaming handlers otherwise. The result is written as is.
+func Whole(fn func(name string, content []byte) ([]byte, error)) {
+	Handle(&whole{fn: fn})
+}
+
+// Handle registers a stateful stream handler. A later call replaces an
+// earlier one.
+func Handle(s Stream) {
+	p.handler = s
+}
+
+// Configure registers fn to receive the plugin's settings from the host's
+// config file. It runs once per plugin instance, before any file; an error
+// stops the plugin from loading and is shown to the user, so validate
+// settings (compile patterns, check ranges) here.
+func Configure(fn func(Config) error) {
+	p.configure = fn
+}
+
+// Failf returns an error that fails the file with a formatted message.
+// It is a convenience equal to fmt.Errorf.
+func Failf(format string, args ...any) error {
+	return fmt.Errorf(format, args...)
+}
+
+// Debugf, Infof, Warnf and Errorf write a message to the host's log, tagged
+// with the plugin's name and the file being processed.
+func Debugf(format string, args ...any) { logf(levelDebug, format, args...) }
+func Infof(format string, args ...any)  { logf(levelInfo, format, args...) }
+func Warnf(format string, args ...any)  { logf(levelWarn, format, args...) }
+func Errorf(format string, args ...any) { logf(levelError, format, args...) }
+
+// Log levels, the same numbers as log/slog.
+const (
+	levelDebug = -4
+	levelInfo  = 0
+	levelWarn  = 4
+	levelError = 8
+)
+
+func logf(level int32, format string, args ...any) {
+	hostLog(level, fmt.Sprintf(format, args...))
+}
+
+// plugin is the single registered plugin of this program.
+type plugin struct {
+	handler   Stream
+	configure func(Config) error
+	config    Config
+
+	out      []byte // output batched for one host emit
+	lastTerm []byte // terminator of the last terminated input line
+	curTerm  []byte // terminator of the line being handled
+	emitLine func([]byte)
+	emitEnd  func([]byte)
+}
+
+var p = newPlugin()
+
+var (
+	lf   = []byte("\n")
+	crlf = []byte("\r\n")
+)
+
+// outFlush is the size at which batched output is handed to the host.
+const outFlush = 64 << 10
+
+func newPlugin() *plugin {
+	pl := &plugin{lastTerm: lf}
+	pl.emitLine = func(b []byte) {
+		pl.out = append(pl.out, b...)
+		pl.out = append(pl.out, pl.curTerm...)
+	}
+	pl.emitEnd = func(b []byte) {
+		pl.out = append(pl.out, b...)
+		pl.out = append(pl.out, pl.lastTerm...)
+	}
+	return pl
+}
+
+var errNoHandler = errors.New("plugin registered no handler (call sdk.Map, sdk.Lines, sdk.Handle... from init)")
+
+func (pl *plugin) doConfigure(raw []byte) error {
+	cfg, err := parseConfig(raw)
+	if err != nil {
+		return err
+	}
+	pl.config = cfg
+	if pl.handler == nil {
+		return errNoHandler
+	}
+	if pl.configure != nil {
+		return pl.configure(cfg)
+	}
+	return nil
+}
+
+func (pl *plugin) begin(name string) error {
+	if pl.handler == nil {
+		return errNoHandler
+	}
+	pl.out = pl.out[:0]
+	pl.lastTerm = lf
+	return pl.handler.Begin(name)
+}
+
+// chunk handles a chunk of whole lines; only a file's last line may lack a
+// terminator.
+func (pl *plugin) chunk(data []byte) error {
+	for len(data) > 0 {
+		var line []byte
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			line, data = data, nil
+			pl.curTerm = nil
+		} else {
+			line, data = data[:i], data[i+1:]
+			if i > 0 && line[i-1] == '\r' {
+				line = line[:i-1]
+				pl.curTerm = crlf
+			} else {
+				pl.curTerm = lf
+			}
+			pl.lastTerm = pl.curTerm
+		}
+		if err := pl.handler.Line(line, pl.emitLine); err != nil {
+			return err
+		}
+		if len(pl.out) >= outFlush {
+			pl.flush()
+		}
+	}
+	return nil
+}
+
+func (pl *plugin) end() error {
+	err := pl.handler.End(pl.emitEnd)
+	pl.flush()
+	return err
+}
+
+func (pl *plugin) flush() {
+	if len(pl.out) > 0 {
+		hostEmit(pl.out)
+		pl.out = pl.out[:0]
+	}
+}
+
+// guard turns a panic in plugin code into an error, so the host reports the
+// panic's message for the file instead of a bare trap.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return fn()
+}
+
+type lineFunc struct {
+	fn func(line []byte, emit func([]byte)) error
+}
+
+func (l *lineFunc) Begin(string) error { return nil }
+func (l *lineFunc) Line(line []byte, emit func([]byte)) error {
+	return l.fn(line, emit)
+}
+func (l *lineFunc) End(func([]byte)) error { return nil }
+
+type whole struct {
+	fn   func(name string, content []byte) ([]byte, error)
+	name string
+	buf  []byte
+}
+
+func (w *whole) Begin(name string) error {
+	w.name, w.buf = name, w.buf[:0]
+	return nil
+}
+
+func (w *whole) Line(line []byte, _ func([]byte)) error {
+	w.buf = append(w.buf, line...)
+	w.buf = append(w.buf, p.curTerm...)
+	return nil
+}
+
+func (w *whole) End(func([]byte)) error {
+	res, err := w.fn(w.name, w.buf)
+	if err != nil {
+		return err
+	}
+	p.out = append(p.out, res...)
+	return nil
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // Limits bound the memory a file may take.
@@ -220,4 +222,14 @@ func (s *stage) release() {
 	s.inst = nil
 	// A pending buffer grown by a long line is not kept.
 	s.pending = nil
+}
+
+// IsTimeout reports whether err is a plugin that ran out of time.
+func IsTimeout(err error) bool {
+	var trap *Trap
+	if !errors.As(err, &trap) {
+		return false
+	}
+	var exit *sys.ExitError
+	return errors.As(trap.Err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded
 }

@@ -302,10 +302,10 @@ type instance struct {
 
 	bufPtr, bufCap uint32
 
-	out    []byte          // emitted during the current call
-	fail   string          // message passed to the fail import
-	file   string          // file in progress, for logs
-	stderr tail            // the plugin's stdout and stderr, last bytes
+	out    []byte // emitted during the current call
+	fail   string // message passed to the fail import
+	file   string // file in progress, for logs
+	stderr tail   // the plugin's stdout and stderr, last bytes
 }
 
 type instanceKey struct{}

@@ -1,0 +1,252 @@
+package wasm_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/filehost/host/host/wasm"
+	"github.com/filehost/host/internal/wasmtest"
+)
+
+func load(t *testing.T, spec wasm.Spec) *wasm.Plugin {
+	t.Helper()
+	e, err := wasm.NewEngine(filepath.Join(os.TempDir(), "wasmtest-cache"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.Load(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	return p
+}
+
+func run(t *testing.T, plugins []*wasm.Plugin, in string, lim wasm.Limits) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	_, err := wasm.Run(context.Background(), plugins, "in.txt", strings.NewReader(in), &out, lim)
+	return out.String(), err
+}
+
+func TestRunEdgeCases(t *testing.T) {
+	upper := load(t, wasm.Spec{Name: "upper", Path: wasmtest.Plugin(t, "upper")})
+	tests := []struct {
+		name, in, want string
+	}{
+		{"empty", "", ""},
+		{"one line", "a\n", "A\n"},
+		{"no trailing newline", "a\nb", "A\nB"},
+		{"only newlines", "\n\n\n", "\n\n\n"},
+		{"crlf", "a\r\nb\r\n", "A\r\nB\r\n"},
+		{"mixed endings", "a\r\nb\nc", "A\r\nB\nC"},
+		{"invalid utf-8", "a\xff\xfeb\n", "A\xff\xfeB\n"},
+		{"nul bytes", "a\x00b\n\x00\n", "A\x00B\n\x00\n"},
+		{"lone cr", "a\rb\n", "A\rB\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := run(t, []*wasm.Plugin{upper}, tt.in, wasm.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Small chunks force lines across chunk boundaries and lines longer than a
+// chunk; the output must not depend on the chunk size.
+func TestRunChunkBoundaries(t *testing.T) {
+	upper := load(t, wasm.Spec{Name: "upper", Path: wasmtest.Plugin(t, "upper")})
+	cat := load(t, wasm.Spec{Name: "cat", Path: wasmtest.Build(t, "testdata/cat")})
+	var in strings.Builder
+	for i := 0; i < 500; i++ {
+		in.WriteString(strings.Repeat("x", i%97))
+		if i%7 == 0 {
+			in.WriteString("\r")
+		}
+		in.WriteString("\n")
+	}
+	in.WriteString("tail")
+	want := strings.ToUpper(in.String())
+	for _, size := range []int{1, 2, 16, 100, 4096, 1 << 16} {
+		got, err := run(t, []*wasm.Plugin{cat, upper, cat}, in.String(), wasm.Limits{ChunkSize: size, MaxLine: 1 << 20})
+		if err != nil {
+			t.Fatalf("chunk %d: %v", size, err)
+		}
+		if got != want {
+			t.Fatalf("chunk %d: output differs (%d bytes, want %d)", size, len(got), len(want))
+		}
+	}
+}
+
+func TestRunLongLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("64 MiB line")
+	}
+	upper := load(t, wasm.Spec{Name: "upper", Path: wasmtest.Plugin(t, "upper")})
+	line := bytes.Repeat([]byte("a"), 64<<20)
+	in := "short\n" + string(line) + "\nafter\n"
+
+	got, err := run(t, []*wasm.Plugin{upper}, in, wasm.Limits{MaxLine: 65 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(in) || got[:6] != "SHORT\n" || got[len(got)-6:] != "AFTER\n" || got[1000] != 'A' {
+		t.Fatalf("64 MiB line: got %d bytes, want %d", len(got), len(in))
+	}
+
+	_, err = run(t, []*wasm.Plugin{upper}, in, wasm.Limits{MaxLine: 32 << 20})
+	if !errors.Is(err, wasm.ErrLineTooLong) {
+		t.Fatalf("over the maximum: got %v, want ErrLineTooLong", err)
+	}
+	if !strings.Contains(err.Error(), "max_line") {
+		t.Errorf("error %q does not name the limit", err)
+	}
+	// The same line last and unterminated.
+	_, err = run(t, []*wasm.Plugin{upper}, "x\n"+string(line), wasm.Limits{MaxLine: 32 << 20})
+	if !errors.Is(err, wasm.ErrLineTooLong) {
+		t.Fatalf("unterminated, over the maximum: got %v, want ErrLineTooLong", err)
+	}
+}
+
+func TestPluginFailures(t *testing.T) {
+	faulty := load(t, wasm.Spec{Name: "faulty", Path: wasmtest.Build(t, "testdata/faulty"), MaxIdle: 2, MaxMemory: 64 << 20})
+	tests := []struct {
+		line    string
+		want    string
+		trapped bool
+	}{
+		{"fail", "asked to fail", false},
+		{"panic", "panic: assignment to entry in nil map", false},
+		{"exit", "exit_code(3)", true},
+		{"oom", "trapped", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			before := faulty.Stats().Recycled.Load()
+			_, err := run(t, []*wasm.Plugin{faulty}, "ok\n"+tt.line+"\nnot reached\n", wasm.Limits{})
+			var se *wasm.StageError
+			if !errors.As(err, &se) || se.Plugin != "faulty" {
+				t.Fatalf("got %v, want a StageError naming the plugin", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+			var trap *wasm.Trap
+			if errors.As(err, &trap) != tt.trapped {
+				t.Errorf("trap = %v, want %v", !tt.trapped, tt.trapped)
+			}
+			if recycled := faulty.Stats().Recycled.Load() - before; (recycled == 1) != tt.trapped {
+				t.Errorf("recycled %d instances", recycled)
+			}
+			// The plugin keeps working for the next file.
+			got, err := run(t, []*wasm.Plugin{faulty}, "fine\n", wasm.Limits{})
+			if err != nil || got != "fine\n" {
+				t.Fatalf("next file: %q, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestPluginTimeout(t *testing.T) {
+	faulty := load(t, wasm.Spec{Name: "faulty", Path: wasmtest.Build(t, "testdata/faulty"), Timeout: 200 * time.Millisecond})
+	_, err := run(t, []*wasm.Plugin{faulty}, "loop\n", wasm.Limits{})
+	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("got %v, want a deadline error", err)
+	}
+	if !wasm.IsTimeout(err) {
+		t.Errorf("IsTimeout(%v) = false", err)
+	}
+	if got, err := run(t, []*wasm.Plugin{faulty}, "fine\n", wasm.Limits{}); err != nil || got != "fine\n" {
+		t.Fatalf("next file: %q, %v", got, err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	notWasm := filepath.Join(dir, "not.wasm")
+	os.WriteFile(notWasm, []byte("#!/bin/sh\necho hi\n"), 0o644)
+	truncated := filepath.Join(dir, "truncated.wasm")
+	upper, _ := os.ReadFile(wasmtest.Plugin(t, "upper"))
+	os.WriteFile(truncated, upper[:len(upper)/2], 0o644)
+
+	tests := []struct {
+		name string
+		spec wasm.Spec
+		want string
+	}{
+		{"missing", wasm.Spec{Name: "gone", Path: filepath.Join(dir, "gone.wasm")}, "no such file"},
+		{"not wasm", wasm.Spec{Name: "not", Path: notWasm}, "not a WebAssembly module"},
+		{"truncated", wasm.Spec{Name: "truncated", Path: truncated}, "compile"},
+		{"wrong abi", wasm.Spec{Name: "badabi", Path: wasmtest.Build(t, "testdata/badabi")}, "ABI version 2, host speaks version 1"},
+		{"bad config", wasm.Spec{Name: "upper", Path: wasmtest.Plugin(t, "upper"), Config: []byte(`[1]`)}, "configure: config is not a JSON object"},
+	}
+	e, err := wasm.NewEngine("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.Load(context.Background(), tt.spec)
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "plugin "+tt.spec.Name) {
+				t.Errorf("error %q should name the plugin and contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// Many files at once share a plugin's pool; each gets its own instance.
+func TestRunConcurrent(t *testing.T) {
+	upper := load(t, wasm.Spec{Name: "upper", Path: wasmtest.Plugin(t, "upper"), MaxIdle: 4})
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			in := strings.Repeat("line "+string(rune('a'+i))+"\n", 5000)
+			var out bytes.Buffer
+			if _, err := wasm.Run(context.Background(), []*wasm.Plugin{upper}, "f", strings.NewReader(in), &out, wasm.Limits{ChunkSize: 1024}); err != nil {
+				errs <- err
+				return
+			}
+			if out.String() != strings.ToUpper(in) {
+				errs <- errors.New("output mixed up between files")
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if live, idle := upper.Instances(); idle > 4 || live != idle {
+		t.Errorf("after the run: %d live, %d idle instances; want at most 4, all idle", live, idle)
+	}
+}
+
+func TestStats(t *testing.T) {
+	upper := load(t, wasm.Spec{Name: "upper", Path: wasmtest.Plugin(t, "upper")})
+	var out bytes.Buffer
+	stats, err := wasm.Run(context.Background(), []*wasm.Plugin{upper}, "f", strings.NewReader("ab\ncd\n"), &out, wasm.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 1 || stats[0].Plugin != "upper" || stats[0].BytesIn != 6 || stats[0].BytesOut != 6 || stats[0].Calls != 3 {
+		t.Errorf("stats = %+v; want 6 bytes in and out over 3 calls (begin, chunk, end)", stats)
+	}
+}

@@ -1,0 +1,77 @@
+// Package wasmtest builds plugins from Go source for tests, with the same
+// command as the Makefile, once per test binary.
+package wasmtest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	mu    sync.Mutex
+	built = map[string]string{}
+	dir   string
+)
+
+// Build compiles the plugin package at pkg (a directory, relative to the
+// calling test's package or absolute) to a .wasm file and returns its
+// path. Results are shared by every test in the binary.
+func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	abs, err := filepath.Abs(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if p, ok := built[abs]; ok {
+		return p
+	}
+	if dir == "" {
+		// Not t.TempDir: the file outlives the test that built it.
+		d, err := os.MkdirTemp("", "wasmtest-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = d
+	}
+	out := filepath.Join(dir, strings.ReplaceAll(strings.Trim(abs, "/"), "/", "_")+".wasm")
+	cmd := exec.Command(goTool(), "build", "-buildmode=c-shared", "-o", out, ".")
+	cmd.Dir = abs
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build plugin %s: %v\n%s", pkg, err, b)
+	}
+	built[abs] = out
+	return out
+}
+
+// Root returns the module's root directory.
+func Root(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Plugin builds the example plugin plugins/NAME.
+func Plugin(t testing.TB, name string) string {
+	t.Helper()
+	return Build(t, filepath.Join(Root(t), "plugins", name))
+}
+
+func goTool() string {
+	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+		return p
+	}
+	return "go"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -140,6 +140,9 @@ func ParseConfig(file string, src []byte) (Config, error) {
 			if pe.LastKey != "" {
 				ce.Key = pe.LastKey
 			}
+		} else if m := decodeErrRE.FindStringSubmatch(err.Error()); m != nil {
+			ce.Line, _ = strconv.Atoi(m[1])
+			ce.Key, ce.Msg = m[2], m[3]
 		}
 		return Config{}, ConfigErrors{ce}
 	}
@@ -185,6 +188,10 @@ func (c *Config) resolve(dir string) {
 		c.Plugins[name] = pc
 	}
 }
+
+// decodeErrRE takes apart BurntSushi/toml's type errors, which carry a
+// line and key only in their text.
+var decodeErrRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
@@ -398,3 +405,6 @@ func jsonObject(m map[string]any) ([]byte, error) {
 	}
 	return json.Marshal(m)
 }
+
+// String returns the duration as time.Duration writes it.
+func (d Duration) String() string { return time.Duration(d).String() }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ type Folder struct {
 	Underprocess string
 	Processed    string
 	Failed       string
+	Archive      string // "" unless inputs are kept after processing
 }
 
 // OpenFolder returns the folder at dir, creating its subfolders.
@@ -50,25 +52,99 @@ func IsTemp(name string) bool { return strings.HasPrefix(name, tempPrefix) }
 
 // Claim moves src into underprocess/ under a free name and returns the new
 // path. The rename is atomic within a filesystem: of two claimers, one
-// wins. Across filesystems the file is copied, synced, then removed.
+// wins, and the loser gets an error wrapping fs.ErrNotExist. Across
+// filesystems (--input of a file elsewhere) the file is copied, synced,
+// then removed.
 func (f Folder) Claim(src string) (string, error) {
-	return moveNoClobber(src, f.Underprocess, filepath.Base(src))
+	name := filepath.Base(src)
+	for i := 0; ; i++ {
+		dst := filepath.Join(f.Underprocess, Variant(name, i))
+		if _, err := os.Lstat(dst); err == nil {
+			continue
+		}
+		err := os.Rename(src, dst)
+		if err == nil {
+			syncDir(f.Underprocess)
+			return dst, nil
+		}
+		if errors.Is(err, syscall.EXDEV) {
+			return moveNoClobber(src, f.Underprocess, name)
+		}
+		return "", err
+	}
 }
 
 // Commit writes a claimed file's result into processed/ and only then
-// removes the claimed input. write streams the result; if it fails, no
-// output is left and the claimed input is untouched. The result is written
-// to a temporary file, synced, and linked under a free name, so processed/
-// never holds a partial file and never loses one it had.
+// removes the claimed input (or moves it to archive/). write streams the
+// result; if it fails, no output is left and the claimed input is
+// untouched. The steps, each durable before the next, are what Recover
+// relies on:
+//
+//  1. write the result to processed/.host-tmp-ID-RAND and fsync it (ID
+//     identifies the claimed input by name and inode);
+//  2. hard-link it as processed/NAME, or a free variant of NAME;
+//  3. remove (or archive) the claimed input;
+//  4. remove the temporary name.
 func (f Folder) Commit(claimed string, write func(io.Writer) error) (string, error) {
-	dst, err := writeAtomic(f.Processed, filepath.Base(claimed), write)
+	id, err := claimID(claimed)
 	if err != nil {
 		return "", err
 	}
-	if err := os.Remove(claimed); err != nil {
+	tmp, err := writeTemp(f.Processed, tempPrefix+id+"-*", write)
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp)
+	dst, linked, err := linkNoClobber(tmp, f.Processed, filepath.Base(claimed))
+	if err != nil {
+		return "", err
+	}
+	syncDir(f.Processed)
+	if err := f.retire(claimed); err != nil {
 		return dst, fmt.Errorf("remove claimed input: %w", err)
 	}
+	if linked {
+		_ = os.Remove(tmp)
+	}
 	return dst, nil
+}
+
+// retire removes a claimed input whose result is committed, or moves it
+// to archive/ when the folder keeps inputs.
+func (f Folder) retire(claimed string) error {
+	if f.Archive != "" {
+		if err := os.MkdirAll(f.Archive, 0o755); err != nil {
+			return err
+		}
+		_, err := moveNoClobber(claimed, f.Archive, filepath.Base(claimed))
+		return err
+	}
+	if err := os.Remove(claimed); err != nil {
+		return err
+	}
+	syncDir(f.Underprocess)
+	return nil
+}
+
+// claimID identifies a claimed file by a digest of its name and its inode
+// number; it is put in the names of its temporary outputs so Recover can
+// match them to it after a crash.
+func claimID(claimed string) (string, error) {
+	fi, err := os.Lstat(claimed)
+	if err != nil {
+		return "", err
+	}
+	return idOf(filepath.Base(claimed), fi), nil
+}
+
+func idOf(name string, fi os.FileInfo) string {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	var ino uint64
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ino = st.Ino
+	}
+	return fmt.Sprintf("%016x.%x", h.Sum64(), ino)
 }
 
 // ErrorReport is written beside a failed file as NAME.error.json.
@@ -84,67 +160,80 @@ type ErrorReport struct {
 }
 
 // Fail moves a claimed file into failed/ under a free name and writes the
-// report beside it. It returns the failed file's path.
+// report beside it as NAME.error.json. It returns the failed file's path.
+// The file is linked into failed/ before it leaves underprocess/, so a
+// crash in between leaves it in both places, which Recover resolves.
 func (f Folder) Fail(claimed string, rep ErrorReport) (string, error) {
-	dst, err := moveNoClobber(claimed, f.Failed, filepath.Base(claimed))
+	dst, linked, err := linkNoClobber(claimed, f.Failed, filepath.Base(claimed))
 	if err != nil {
 		return "", err
 	}
-	data, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
+	if err := writeReport(dst, rep); err != nil {
 		return dst, err
 	}
+	if linked {
+		if err := os.Remove(claimed); err != nil {
+			return dst, err
+		}
+		syncDir(f.Underprocess)
+	}
+	return dst, nil
+}
+
+func writeReport(failed string, rep ErrorReport) error {
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
 	data = append(data, '\n')
-	side := filepath.Base(dst) + ".error.json"
-	_, err = writeAtomicAs(f.Failed, side, func(w io.Writer) error {
+	tmp, err := writeTemp(filepath.Dir(failed), tempPrefix+"*", func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
-	}, true)
-	return dst, err
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, failed+".error.json"); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	syncDir(filepath.Dir(failed))
+	return nil
+}
+
+// writeTemp writes a new temporary file in dir, named by pattern as
+// os.CreateTemp does, syncs it and returns its path. On error nothing is
+// left.
+func writeTemp(dir, pattern string, write func(io.Writer) error) (string, error) {
+	tmp, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	err = write(tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name()) // Leave no partial output.
+		return "", err
+	}
+	return tmp.Name(), nil
 }
 
 // writeAtomic writes a new file in dir under name or a free variant of it.
 func writeAtomic(dir, name string, write func(io.Writer) error) (string, error) {
-	return writeAtomicAs(dir, name, write, false)
-}
-
-func writeAtomicAs(dir, name string, write func(io.Writer) error, replace bool) (string, error) {
-	tmp, err := os.CreateTemp(dir, tempPrefix+"*")
+	tmp, err := writeTemp(dir, tempPrefix+"*", write)
 	if err != nil {
 		return "", err
 	}
-	tmpName := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = tmp.Close()
-			_ = os.Remove(tmpName) // Leave no partial output.
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return "", err
-	}
-	if err := tmp.Sync(); err != nil {
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	var dst string
-	if replace {
-		dst = filepath.Join(dir, name)
-		err = os.Rename(tmpName, dst)
-	} else {
-		var linked bool
-		dst, linked, err = linkNoClobber(tmpName, dir, name)
-		if err == nil && linked {
-			err = os.Remove(tmpName)
-		}
-	}
+	defer os.Remove(tmp)
+	dst, _, err := linkNoClobber(tmp, dir, name)
 	if err != nil {
 		return "", err
 	}
-	ok = true
 	syncDir(dir)
 	return dst, nil
 }

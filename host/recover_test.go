@@ -1,0 +1,137 @@
+package host
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func put(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func names(t *testing.T, dir string) string {
+	t.Helper()
+	n, err := readNames(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(n)
+	return strings.Join(n, ",")
+}
+
+// Each case leaves a folder as a crash at one step of the protocol would,
+// then checks Recover puts every input in exactly one place.
+func TestRecover(t *testing.T) {
+	f, err := OpenFolder(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Crashed while processing: the claimed input goes back.
+	put(t, filepath.Join(f.Underprocess, "a.txt"), "a")
+	// Crashed after the result was linked, before the input was removed.
+	put(t, filepath.Join(f.Underprocess, "b.txt"), "b")
+	id, _ := claimID(filepath.Join(f.Underprocess, "b.txt"))
+	tmpB := filepath.Join(f.Processed, tempPrefix+id+"-123")
+	put(t, tmpB, "B")
+	os.Link(tmpB, filepath.Join(f.Processed, "b.txt"))
+	// Crashed while writing a result: the partial output goes.
+	put(t, filepath.Join(f.Underprocess, "c.txt"), "c")
+	idc, _ := claimID(filepath.Join(f.Underprocess, "c.txt"))
+	put(t, filepath.Join(f.Processed, tempPrefix+idc+"-456"), "partial")
+	// Crashed after the input was linked into failed/, before its report.
+	put(t, filepath.Join(f.Underprocess, "d.txt"), "d")
+	os.Link(filepath.Join(f.Underprocess, "d.txt"), filepath.Join(f.Failed, "d.txt"))
+	put(t, filepath.Join(f.Failed, tempPrefix+"789"), "{")
+	// A name already back in unprocessed/ is not overwritten.
+	put(t, filepath.Join(f.Unprocessed, "a.txt"), "newer a")
+
+	rec, err := f.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, f.Underprocess); got != "" {
+		t.Errorf("underprocess/ = %s, want empty", got)
+	}
+	if got := names(t, f.Unprocessed); got != "a-1.txt,a.txt,c.txt" {
+		t.Errorf("unprocessed/ = %s", got)
+	}
+	if got := names(t, f.Processed); got != "b.txt" {
+		t.Errorf("processed/ = %s", got)
+	}
+	if got := names(t, f.Failed); got != "d.txt,d.txt.error.json" {
+		t.Errorf("failed/ = %s", got)
+	}
+	if data, _ := os.ReadFile(filepath.Join(f.Unprocessed, "a.txt")); string(data) != "newer a" {
+		t.Errorf("unprocessed/a.txt overwritten: %q", data)
+	}
+	if strings.Join(rec.Completed, ",") != "b.txt" || strings.Join(rec.Failed, ",") != "d.txt" || len(rec.Requeued) != 2 || len(rec.Removed) != 3 {
+		t.Errorf("recovered = %+v", rec)
+	}
+
+	// Recovering a clean folder changes nothing.
+	if rec, err := f.Recover(); err != nil || len(rec.Requeued)+len(rec.Completed)+len(rec.Failed)+len(rec.Removed) != 0 {
+		t.Errorf("second recover: %+v, %v", rec, err)
+	}
+}
+
+func TestCommitLeavesNothingOnError(t *testing.T) {
+	f, _ := OpenFolder(t.TempDir())
+	in := filepath.Join(f.Underprocess, "x")
+	put(t, in, "x")
+	_, err := f.Commit(in, func(w io.Writer) error {
+		io.WriteString(w, "half")
+		return io.ErrUnexpectedEOF
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if got := names(t, f.Processed); got != "" {
+		t.Errorf("processed/ = %s", got)
+	}
+	if got := names(t, f.Underprocess); got != "x" {
+		t.Errorf("underprocess/ = %s, want the input untouched", got)
+	}
+}
+
+func TestArchive(t *testing.T) {
+	f, _ := OpenFolder(t.TempDir())
+	f.Archive = filepath.Join(f.Dir, "archive")
+	in := filepath.Join(f.Underprocess, "x")
+	put(t, in, "x")
+	if _, err := f.Commit(in, func(w io.Writer) error { _, err := io.WriteString(w, "X"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, f.Archive); got != "x" {
+		t.Errorf("archive/ = %s", got)
+	}
+	if got := names(t, f.Underprocess); got != "" {
+		t.Errorf("underprocess/ = %s", got)
+	}
+}
+
+func TestLock(t *testing.T) {
+	f, _ := OpenFolder(t.TempDir())
+	unlock, err := f.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// flock is per open file description, so a second open in this process
+	// contends like another process would.
+	if _, err := f.Lock(); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second lock: %v", err)
+	}
+	unlock()
+	unlock2, err := f.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock2()
+}

@@ -29,9 +29,51 @@ type Config struct {
 	Pipeline []PipelineConfig        `toml:"pipeline"`
 	Plugins  map[string]PluginConfig `toml:"plugins"`
 	Limits   LimitsConfig            `toml:"limits"`
+	Run      RunConfig               `toml:"run"`
+	Web      DashboardConfig         `toml:"dashboard"`
 
 	// File is the config file the values came from, for messages.
 	File string `toml:"-"`
+}
+
+// RunConfig tunes watch mode.
+type RunConfig struct {
+	// Workers is how many files are processed at once; 0 means one per CPU.
+	Workers int `toml:"workers"`
+	// Queue is how many waiting files are tracked at once, oldest first;
+	// more stay on disk until the queue drains.
+	Queue int `toml:"queue"`
+	// Settle is how long a file must stay unchanged before it is taken.
+	Settle Duration `toml:"settle"`
+	// Rescan is the period of the full rescan that catches missed events;
+	// 0 disables it.
+	Rescan Duration `toml:"rescan"`
+	// Poll, when set, replaces file system events by a scan this often
+	// (for network filesystems).
+	Poll Duration `toml:"poll"`
+	// Retries is how many more times a file is tried after an error that
+	// may pass (a timeout, an I/O error), with exponential backoff from
+	// RetryDelay.
+	Retries    int      `toml:"retries"`
+	RetryDelay Duration `toml:"retry_delay"`
+	// Grace is how long in-flight files may take to finish at shutdown.
+	Grace Duration `toml:"grace"`
+	// History is how many finished files the dashboard remembers.
+	History int `toml:"history"`
+	// Sync makes every move and result durable (fsync) before the next
+	// step. Turning it off is faster and still safe against a crash of the
+	// host, but not against power loss.
+	Sync bool `toml:"sync"`
+}
+
+// DashboardConfig is the web dashboard of watch mode.
+type DashboardConfig struct {
+	Enabled bool   `toml:"enabled"`
+	Addr    string `toml:"addr"`
+	// Token, when set, is required on every page and call; the
+	// HOST_DASHBOARD_TOKEN environment variable overrides it.
+	Token     string   `toml:"token"`
+	MaxUpload ByteSize `toml:"max_upload"`
 }
 
 // WatchConfig is one watched folder: DIR/unprocessed is watched, and DIR's
@@ -41,6 +83,9 @@ type WatchConfig struct {
 	// Pipelines lists the pipelines tried for this folder's files, in
 	// order; empty means all pipelines, in config order.
 	Pipelines []string `toml:"pipelines"`
+	// Archive keeps each input in DIR/archive/ once its result is in
+	// processed/, instead of deleting it.
+	Archive bool `toml:"archive"`
 }
 
 // PipelineConfig is an ordered chain of plugins for files whose base name
@@ -74,6 +119,21 @@ func DefaultConfig() Config {
 		Limits: LimitsConfig{
 			ChunkSize: 64 << 10,
 			MaxLine:   16 << 20,
+		},
+		Run: RunConfig{
+			Queue:      10000,
+			Settle:     Duration(time.Second),
+			Rescan:     Duration(time.Minute),
+			Retries:    3,
+			RetryDelay: Duration(time.Second),
+			Grace:      Duration(30 * time.Second),
+			History:    10000,
+			Sync:       true,
+		},
+		Web: DashboardConfig{
+			Enabled:   true,
+			Addr:      "127.0.0.1:5000",
+			MaxUpload: 1 << 30,
 		},
 	}
 }
@@ -209,6 +269,29 @@ func (c *Config) check(src []byte) ConfigErrors {
 	if c.Limits.MaxLine > 1<<30 {
 		bad([]string{"limits", "max_line"}, "must be at most 1GiB, is %d", c.Limits.MaxLine)
 	}
+	if c.Run.Workers < 0 {
+		bad([]string{"run", "workers"}, "must not be negative")
+	}
+	if c.Run.Queue < 1 {
+		bad([]string{"run", "queue"}, "must be at least 1")
+	}
+	if c.Run.Retries < 0 {
+		bad([]string{"run", "retries"}, "must not be negative")
+	}
+	if c.Run.History < 1 {
+		bad([]string{"run", "history"}, "must be at least 1")
+	}
+	for key, d := range map[string]Duration{"settle": c.Run.Settle, "rescan": c.Run.Rescan, "poll": c.Run.Poll, "retry_delay": c.Run.RetryDelay, "grace": c.Run.Grace} {
+		if d < 0 {
+			bad([]string{"run", key}, "must not be negative")
+		}
+	}
+	if c.Web.Enabled && c.Web.Addr == "" {
+		bad([]string{"dashboard", "addr"}, "must be set when the dashboard is enabled (e.g. \"127.0.0.1:5000\")")
+	}
+	if c.Web.MaxUpload < 0 {
+		bad([]string{"dashboard", "max_upload"}, "must not be negative")
+	}
 	names := map[string]bool{}
 	if len(c.Pipeline) == 0 {
 		bad(nil, "no [[pipeline]] defined: add one with a name and a list of plugins")
@@ -273,8 +356,8 @@ func (c *Config) check(src []byte) ConfigErrors {
 		if pc.Timeout < 0 {
 			bad(append(key, "timeout"), "must not be negative")
 		}
-		if pc.MaxMemory < 0 || pc.MaxMemory > 4<<30 {
-			bad(append(key, "max_memory"), "must be between 64KiB and 4GiB")
+		if pc.MaxMemory != 0 && (pc.MaxMemory < 1<<20 || pc.MaxMemory > 4<<30) {
+			bad(append(key, "max_memory"), "must be between 1MiB and 4GiB (0 or unset: 1GiB)")
 		}
 		if _, err := json.Marshal(pc.Config); err != nil {
 			bad(append(key, "config"), "cannot be passed to the plugin: %v", err)

@@ -255,7 +255,7 @@ func (h *Host) ProcessFile(ctx context.Context, path string) (string, Result, er
 }
 
 func (h *Host) processClaimed(ctx context.Context, folder Folder, w WatchConfig, claimed, orig string, started time.Time, attempts int) (string, Result, error) {
-	name := filepath.Base(claimed)
+	name := filepath.Base(orig) // the user's name, not a variant in underprocess/
 	var res Result
 	pc := h.cfg.PipelineFor(w, name)
 	if pc == nil {

@@ -75,7 +75,7 @@ func Run(ctx context.Context, plugins []*Plugin, name string, r io.Reader, w io.
 		}
 	}
 	buf := make([]byte, 64<<10)
-	if _, err := io.CopyBuffer(next, onlyReader{r}, buf); err != nil {
+	if _, err := io.CopyBuffer(next, ctxReader{ctx, r}, buf); err != nil {
 		return stats, err
 	}
 	for _, s := range stages {
@@ -86,8 +86,19 @@ func Run(ctx context.Context, plugins []*Plugin, name string, r io.Reader, w io.
 	return stats, nil
 }
 
-// onlyReader hides WriterTo so io.CopyBuffer uses the buffer.
-type onlyReader struct{ io.Reader }
+// ctxReader stops reading when ctx is done, so a file can be abandoned
+// between chunks. It also hides WriterTo so io.CopyBuffer uses the buffer.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
 
 // stage feeds one plugin: it gathers written bytes into chunks of whole
 // lines and writes what the plugin emits to next.
@@ -128,8 +139,9 @@ func (s *stage) call(fn func() error) error {
 	s.stats.Duration += time.Since(start)
 	s.stats.Calls++
 	if err != nil {
-		var trap *Trap
-		if errors.As(err, &trap) {
+		// Only a failure the plugin reported leaves it in a known state.
+		var failure *Failure
+		if !errors.As(err, &failure) {
 			s.broken = true
 		}
 		s.p.stats.Errors.Add(1)

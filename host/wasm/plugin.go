@@ -33,8 +33,8 @@ type Spec struct {
 	// MaxMemory caps an instance's linear memory in bytes; 0 means the
 	// Wasm maximum of 4 GiB.
 	MaxMemory uint64
-	// Timeout bounds the time one file may spend in the plugin; 0 means
-	// none. Setting it makes wazero check the context in loops, which
+	// Timeout bounds the wall-clock time of a file while this plugin is
+	// in its chain (from begin to end, waiting included); 0 means none. Setting it makes wazero check the context in loops, which
 	// slows loop-heavy plugins, so it is off unless asked for.
 	Timeout time.Duration
 	// RecycleAbove closes an instance after a file instead of pooling it
@@ -347,6 +347,7 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		_ = mod.Close(ctx)
 		return nil, fmt.Errorf("configure: %w", err)
 	}
+	inst.out = inst.out[:0] // Output before a file belongs to no file.
 	p.mu.Lock()
 	p.live++
 	p.mu.Unlock()

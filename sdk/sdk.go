@@ -98,6 +98,19 @@ func Failf(format string, args ...any) error {
 	return fmt.Errorf(format, args...)
 }
 
+// LineEnding returns the terminator of the line being handled: "\n",
+// "\r\n", or "" for a file's last line when it has none. Handlers that
+// count bytes or rebuild the input exactly use it.
+func LineEnding() string {
+	switch len(p.curTerm) {
+	case 1:
+		return "\n"
+	case 2:
+		return "\r\n"
+	}
+	return ""
+}
+
 // Debugf, Infof, Warnf and Errorf write a message to the host's log, tagged
 // with the plugin's name and the file being processed.
 func Debugf(format string, args ...any) { logf(levelDebug, format, args...) }
@@ -126,6 +139,7 @@ type plugin struct {
 	out      []byte // output batched for one host emit
 	lastTerm []byte // terminator of the last terminated input line
 	curTerm  []byte // terminator of the line being handled
+	open     bool   // output ends in a line emitted without terminator
 	emitLine func([]byte)
 	emitEnd  func([]byte)
 }
@@ -145,8 +159,13 @@ func newPlugin() *plugin {
 	pl.emitLine = func(b []byte) {
 		pl.out = append(pl.out, b...)
 		pl.out = append(pl.out, pl.curTerm...)
+		pl.open = len(pl.curTerm) == 0
 	}
 	pl.emitEnd = func(b []byte) {
+		if pl.open { // keep end lines apart from an unterminated last line
+			pl.out = append(pl.out, pl.lastTerm...)
+			pl.open = false
+		}
 		pl.out = append(pl.out, b...)
 		pl.out = append(pl.out, pl.lastTerm...)
 	}
@@ -175,7 +194,7 @@ func (pl *plugin) begin(name string) error {
 		return errNoHandler
 	}
 	pl.out = pl.out[:0]
-	pl.lastTerm = lf
+	pl.lastTerm, pl.curTerm, pl.open = lf, lf, false
 	return pl.handler.Begin(name)
 }
 

@@ -23,6 +23,9 @@ type Folder struct {
 	Processed    string
 	Failed       string
 	Archive      string // "" unless inputs are kept after processing
+	// NoSync skips fsync of results and folders: still safe if the host
+	// crashes, not if the machine loses power.
+	NoSync bool
 }
 
 // OpenFolder returns the folder at dir, creating its subfolders.
@@ -64,11 +67,11 @@ func (f Folder) Claim(src string) (string, error) {
 		}
 		err := os.Rename(src, dst)
 		if err == nil {
-			syncDir(f.Underprocess)
+			f.syncDir(f.Underprocess)
 			return dst, nil
 		}
 		if errors.Is(err, syscall.EXDEV) {
-			return moveNoClobber(src, f.Underprocess, name)
+			return f.moveNoClobber(src, f.Underprocess, name)
 		}
 		return "", err
 	}
@@ -90,7 +93,7 @@ func (f Folder) Commit(claimed string, write func(io.Writer) error) (string, err
 	if err != nil {
 		return "", err
 	}
-	tmp, err := writeTemp(f.Processed, tempPrefix+id+"-*", write)
+	tmp, err := f.writeTemp(f.Processed, tempPrefix+id+"-*", write)
 	if err != nil {
 		return "", err
 	}
@@ -99,7 +102,7 @@ func (f Folder) Commit(claimed string, write func(io.Writer) error) (string, err
 	if err != nil {
 		return "", err
 	}
-	syncDir(f.Processed)
+	f.syncDir(f.Processed)
 	if err := f.retire(claimed); err != nil {
 		return dst, fmt.Errorf("remove claimed input: %w", err)
 	}
@@ -116,13 +119,13 @@ func (f Folder) retire(claimed string) error {
 		if err := os.MkdirAll(f.Archive, 0o755); err != nil {
 			return err
 		}
-		_, err := moveNoClobber(claimed, f.Archive, filepath.Base(claimed))
+		_, err := f.moveNoClobber(claimed, f.Archive, filepath.Base(claimed))
 		return err
 	}
 	if err := os.Remove(claimed); err != nil {
 		return err
 	}
-	syncDir(f.Underprocess)
+	f.syncDir(f.Underprocess)
 	return nil
 }
 
@@ -168,25 +171,25 @@ func (f Folder) Fail(claimed string, rep ErrorReport) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := writeReport(dst, rep); err != nil {
+	if err := f.writeReport(dst, rep); err != nil {
 		return dst, err
 	}
 	if linked {
 		if err := os.Remove(claimed); err != nil {
 			return dst, err
 		}
-		syncDir(f.Underprocess)
+		f.syncDir(f.Underprocess)
 	}
 	return dst, nil
 }
 
-func writeReport(failed string, rep ErrorReport) error {
+func (f Folder) writeReport(failed string, rep ErrorReport) error {
 	data, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
 	}
 	data = append(data, '\n')
-	tmp, err := writeTemp(filepath.Dir(failed), tempPrefix+"*", func(w io.Writer) error {
+	tmp, err := f.writeTemp(filepath.Dir(failed), tempPrefix+"*", func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
@@ -197,20 +200,20 @@ func writeReport(failed string, rep ErrorReport) error {
 		_ = os.Remove(tmp)
 		return err
 	}
-	syncDir(filepath.Dir(failed))
+	f.syncDir(filepath.Dir(failed))
 	return nil
 }
 
 // writeTemp writes a new temporary file in dir, named by pattern as
 // os.CreateTemp does, syncs it and returns its path. On error nothing is
 // left.
-func writeTemp(dir, pattern string, write func(io.Writer) error) (string, error) {
+func (f Folder) writeTemp(dir, pattern string, write func(io.Writer) error) (string, error) {
 	tmp, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return "", err
 	}
 	err = write(tmp)
-	if err == nil {
+	if err == nil && !f.NoSync {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -224,8 +227,8 @@ func writeTemp(dir, pattern string, write func(io.Writer) error) (string, error)
 }
 
 // writeAtomic writes a new file in dir under name or a free variant of it.
-func writeAtomic(dir, name string, write func(io.Writer) error) (string, error) {
-	tmp, err := writeTemp(dir, tempPrefix+"*", write)
+func (f Folder) writeAtomic(dir, name string, write func(io.Writer) error) (string, error) {
+	tmp, err := f.writeTemp(dir, tempPrefix+"*", write)
 	if err != nil {
 		return "", err
 	}
@@ -234,23 +237,23 @@ func writeAtomic(dir, name string, write func(io.Writer) error) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	syncDir(dir)
+	f.syncDir(dir)
 	return dst, nil
 }
 
 // moveNoClobber renames src into dir as name or a free variant of it.
-func moveNoClobber(src, dir, name string) (string, error) {
+func (f Folder) moveNoClobber(src, dir, name string) (string, error) {
 	dst, linked, err := linkNoClobber(src, dir, name)
 	if err == nil {
 		if !linked {
-			syncDir(dir)
+			f.syncDir(dir)
 			return dst, nil
 		}
 		if err := os.Remove(src); err != nil {
 			_ = os.Remove(dst)
 			return "", err
 		}
-		syncDir(dir)
+		f.syncDir(dir)
 		return dst, nil
 	}
 	if !errors.Is(err, syscall.EXDEV) {
@@ -262,7 +265,7 @@ func moveNoClobber(src, dir, name string) (string, error) {
 		return "", err
 	}
 	defer in.Close()
-	dst, err = writeAtomic(dir, name, func(w io.Writer) error {
+	dst, err = f.writeAtomic(dir, name, func(w io.Writer) error {
 		_, err := io.Copy(w, in)
 		return err
 	})
@@ -329,7 +332,10 @@ func Variant(name string, i int) string {
 
 // syncDir makes a rename in dir durable; errors are ignored because not
 // every filesystem can sync a directory.
-func syncDir(dir string) {
+func (f Folder) syncDir(dir string) {
+	if f.NoSync {
+		return
+	}
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		_ = d.Close()

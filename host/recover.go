@@ -97,7 +97,7 @@ func (f Folder) Recover() (Recovered, error) {
 				continue
 			}
 		}
-		if _, err := moveNoClobber(path, f.Unprocessed, name); err != nil {
+		if _, err := f.moveNoClobber(path, f.Unprocessed, name); err != nil {
 			return rec, fmt.Errorf("requeue %s: %w", path, err)
 		}
 		rec.Requeued = append(rec.Requeued, name)
@@ -110,7 +110,7 @@ func (f Folder) Recover() (Recovered, error) {
 func (f Folder) finishFail(claimed, dst string) error {
 	if _, err := os.Stat(dst + ".error.json"); errors.Is(err, fs.ErrNotExist) {
 		now := time.Now().UTC()
-		err := writeReport(dst, ErrorReport{
+		err := f.writeReport(dst, ErrorReport{
 			File:     filepath.Base(claimed),
 			Error:    "the host stopped while moving this file to failed/; the reason was lost",
 			Attempts: 1,
@@ -125,7 +125,7 @@ func (f Folder) finishFail(claimed, dst string) error {
 	if err := os.Remove(claimed); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	syncDir(f.Underprocess)
+	f.syncDir(f.Underprocess)
 	return nil
 }
 

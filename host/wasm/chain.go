@@ -159,6 +159,9 @@ func (s *stage) call(fn func() error) error {
 }
 
 func (s *stage) chunk(b []byte) error {
+	if err := s.ctx.Err(); err != nil { // out of time, or abandoned
+		return &StageError{Plugin: s.p.Name(), Err: err}
+	}
 	s.stats.BytesIn += int64(len(b))
 	s.p.stats.BytesIn.Add(int64(len(b)))
 	return s.call(func() error { return s.inst.send(s.ctx, s.inst.chunk, b) })
@@ -238,6 +241,9 @@ func (s *stage) release() {
 
 // IsTimeout reports whether err is a plugin that ran out of time.
 func IsTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
 	var trap *Trap
 	if !errors.As(err, &trap) {
 		return false

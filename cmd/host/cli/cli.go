@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -34,6 +34,7 @@ type CLI struct {
 	Output    string           `help:"With --input: write the result to this path ('-' for stdout) and leave the input in place." short:"o" env:"HOST_OUTPUT"`
 	Watch     bool             `help:"Watch the configured folders and process every file dropped into them, until interrupted." short:"w" env:"HOST_WATCH" xor:"mode"`
 	Check     bool             `help:"Validate the config and load every plugin, then exit." env:"HOST_CHECK" xor:"mode"`
+	Poll      time.Duration    `help:"With --watch: scan the folders this often instead of using file system events (for network filesystems), e.g. 2s." env:"HOST_POLL"`
 	LogLevel  string           `help:"Log level: debug, info, warn or error." default:"info" enum:"debug,info,warn,error" env:"HOST_LOG_LEVEL"`
 	LogFormat string           `help:"Log format: text or json." default:"text" enum:"text,json" env:"HOST_LOG_FORMAT"`
 	Version   kong.VersionFlag `help:"Print the version and exit."`
@@ -87,7 +88,11 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
-	h, err := host.New(ctx, cfg, host.Options{Logger: logger})
+	opts := host.Options{Logger: logger}
+	if cli.Watch {
+		opts.Instances = cfg.Workers()
+	}
+	h, err := host.New(ctx, cfg, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "host:", err)
 		return exitConfig
@@ -104,7 +109,7 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 	case cli.Input != "":
 		return runInput(ctx, h, logger, cli.Input, cli.Output, stdout, stderr)
 	default:
-		return runWatch(ctx, h, logger, stderr)
+		return runWatch(ctx, h, logger, cli.Poll, stderr)
 	}
 }
 
@@ -155,10 +160,18 @@ func writeOutput(ctx context.Context, h *host.Host, input, output string) error 
 	return nil
 }
 
-func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, stderr io.Writer) int {
-	err := errors.New("watch mode is not available in this build")
-	fmt.Fprintln(stderr, "host:", err)
-	return exitFailed
+func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, poll time.Duration, stderr io.Writer) int {
+	svc, err := host.NewService(h, host.ServiceOptions{Logger: logger, Poll: poll})
+	if err != nil {
+		fmt.Fprintln(stderr, "host:", err)
+		return exitConfig
+	}
+	defer svc.Close()
+	if err := svc.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "host:", oneLine(err))
+		return exitFailed
+	}
+	return exitOK
 }
 
 // oneLine keeps an error on one line for the exit message.

@@ -1,6 +1,6 @@
 // Command faulty is a test plugin that misbehaves on request: a line
-// "panic", "exit", "fail", "loop" or "oom" makes it do that; other lines
-// pass through.
+// "panic", "exit", "fail", "loop" or "oom" makes it do that, "slow" makes
+// it busy for about a millisecond; other lines pass through.
 package main
 
 import (
@@ -10,7 +10,10 @@ import (
 	"github.com/filehost/host/sdk"
 )
 
-var hoard [][]byte
+var (
+	hoard [][]byte
+	sink  int
+)
 
 func init() {
 	sdk.Lines(func(line []byte, emit func([]byte)) error {
@@ -28,6 +31,10 @@ func init() {
 		case "oom":
 			for {
 				hoard = append(hoard, make([]byte, 1<<20))
+			}
+		case "slow":
+			for i := 0; i < 2_000_000; i++ {
+				sink += i
 			}
 		case "log":
 			sdk.Warnf("a warning from the plugin")

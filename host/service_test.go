@@ -1,0 +1,329 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/filehost/host/host/tracker"
+)
+
+// service starts watch mode on a temp project with the given config body
+// (after a [run] section tuned for tests) and stops it at cleanup.
+func service(t *testing.T, body string) (*Service, Folder, func()) {
+	t.Helper()
+	h, dir := newHost(t, `
+[run]
+workers = 2
+settle = "150ms"
+rescan = "1s"
+retries = 2
+retry_delay = "10ms"
+grace = "5s"
+sync = false
+`+body, testPlugins(t))
+	svc, err := NewService(h, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		svc.Close()
+	}
+	t.Cleanup(stop)
+	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+	waitFor(t, "ready", func() bool { return svc.Ready() == nil })
+	return svc, folder, stop
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func count(dir string) int {
+	n, _ := readNames(dir)
+	k := 0
+	for _, name := range n {
+		if !strings.HasSuffix(name, ".error.json") {
+			k++
+		}
+	}
+	return k
+}
+
+const upperPipeline = "[[pipeline]]\nname = \"text\"\nplugins = [\"upper\"]\n"
+
+func TestServiceProcessesFiles(t *testing.T) {
+	h, dir := newHost(t, "[run]\nsettle = \"100ms\"\nsync = false\n"+upperPipeline, testPlugins(t))
+	wd := filepath.Join(dir, "watch_dir")
+	folder, _ := OpenFolder(wd)
+	put(t, filepath.Join(folder.Unprocessed, "before.txt"), "was here first\n")
+	svc, err := NewService(h, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- svc.Run(ctx) }()
+
+	waitFor(t, "the file present at start", func() bool { return count(folder.Processed) == 1 })
+	put(t, filepath.Join(folder.Unprocessed, "after.txt"), "dropped later\n")
+	waitFor(t, "the dropped file", func() bool { return count(folder.Processed) == 2 })
+	for name, want := range map[string]string{"before.txt": "WAS HERE FIRST\n", "after.txt": "DROPPED LATER\n"} {
+		if got, _ := os.ReadFile(filepath.Join(folder.Processed, name)); string(got) != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	snap := svc.Tracker().Snapshot()
+	if snap.Totals.Processed != 2 || snap.Last == nil || snap.Last.Name != "after.txt" || len(snap.Last.Stages) != 1 {
+		t.Errorf("tracker = %+v, last %+v", snap.Totals, snap.Last)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A writer that appends for 5 seconds: the output is the whole file,
+// processed once.
+func TestServiceSlowWriter(t *testing.T) {
+	_, folder, _ := service(t, upperPipeline)
+	path := filepath.Join(folder.Unprocessed, "growing.log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	end := time.Now().Add(5 * time.Second)
+	for i := 0; time.Now().Before(end); i++ {
+		line := fmt.Sprintf("line %d\n", i)
+		f.WriteString(line)
+		want.WriteString(strings.ToUpper(line))
+		time.Sleep(50 * time.Millisecond)
+	}
+	f.Close()
+	waitFor(t, "the finished file", func() bool { return count(folder.Processed) >= 1 })
+	time.Sleep(500 * time.Millisecond) // a second copy would show by now
+	if n := count(folder.Processed); n != 1 {
+		t.Fatalf("%d outputs, want 1", n)
+	}
+	got, _ := os.ReadFile(filepath.Join(folder.Processed, "growing.log"))
+	if string(got) != want.String() {
+		t.Errorf("output has %d bytes, want %d: the file was taken before it was complete", len(got), want.Len())
+	}
+}
+
+func TestServiceFailuresAndRetries(t *testing.T) {
+	svc, folder, _ := service(t, `
+[[pipeline]]
+name = "slow"
+match = ["*.slow"]
+plugins = ["faulty"]
+
+[[pipeline]]
+name = "text"
+match = ["*.txt"]
+plugins = ["faulty"]
+
+[plugins.faulty]
+timeout = "300ms"
+`)
+	put(t, filepath.Join(folder.Unprocessed, "bad.txt"), "fail\n")
+	put(t, filepath.Join(folder.Unprocessed, "stuck.slow"), "loop\n")
+	put(t, filepath.Join(folder.Unprocessed, "odd.bin"), "no pipeline\n")
+	waitFor(t, "three failures", func() bool { return count(folder.Failed) == 3 })
+
+	report := func(name string) ErrorReport {
+		var rep ErrorReport
+		data, err := os.ReadFile(filepath.Join(folder.Failed, name+".error.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(data, &rep)
+		return rep
+	}
+	waitFor(t, "reports", func() bool {
+		_, err := os.Stat(filepath.Join(folder.Failed, "odd.bin.error.json"))
+		return err == nil
+	})
+	if rep := report("bad.txt"); rep.Attempts != 1 || rep.Plugin != "faulty" || !strings.Contains(rep.Error, "asked to fail") {
+		t.Errorf("deterministic failure: %+v (want one attempt)", rep)
+	}
+	if rep := report("stuck.slow"); rep.Attempts != 3 || rep.Plugin != "faulty" || !strings.Contains(rep.Error, "deadline") {
+		t.Errorf("timeout: %+v (want 3 attempts: 1 + 2 retries)", rep)
+	}
+	if rep := report("odd.bin"); rep.Attempts != 1 || !strings.Contains(rep.Error, "no pipeline") {
+		t.Errorf("no pipeline: %+v", rep)
+	}
+	if got, _ := os.ReadFile(filepath.Join(folder.Failed, "bad.txt")); string(got) != "fail\n" {
+		t.Errorf("failed/bad.txt = %q, want the original", got)
+	}
+
+	// Retry from the tracker: the file goes back to unprocessed/ and fails again.
+	files, _ := svc.Tracker().Files(tracker.Failed, 0, 10)
+	var id uint64
+	for _, f := range files {
+		if f.Name == "bad.txt" {
+			id = f.ID
+		}
+	}
+	if err := svc.Retry(id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the retried file to fail again", func() bool {
+		_, total := svc.Tracker().Files(tracker.Failed, 0, 1)
+		return total == 4
+	})
+	if err := svc.Retry(12345); err == nil {
+		t.Error("Retry of an unknown id succeeded")
+	}
+}
+
+func TestServiceBurstAndHardNames(t *testing.T) {
+	_, folder, stop := service(t, upperPipeline)
+	names := []string{
+		"with space.txt", "ünïcödé ✓.txt", "new\nline.txt", "-leading-dash.txt", "--help",
+		strings.Repeat("n", 251) + ".txt",
+	}
+	for i := 0; i < 5000; i++ {
+		names = append(names, fmt.Sprintf("burst-%04d.txt", i))
+	}
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tmp := filepath.Join(folder.Dir, fmt.Sprintf(".staging-%d", i))
+			os.WriteFile(tmp, []byte(name+"\n"), 0o644)
+			os.Rename(tmp, filepath.Join(folder.Unprocessed, name)) // renamed in from elsewhere
+		}()
+	}
+	wg.Wait()
+	waitFor(t, "every file", func() bool { return count(folder.Processed) >= len(names) })
+	stop()
+	if n := count(folder.Processed); n != len(names) {
+		t.Errorf("%d outputs for %d files: some were processed twice", n, len(names))
+	}
+	for _, name := range names[:6] {
+		got, err := os.ReadFile(filepath.Join(folder.Processed, name))
+		if err != nil || string(got) != strings.ToUpper(name)+"\n" {
+			t.Errorf("%q: %q, %v", name, got, err)
+		}
+	}
+	if n := count(folder.Unprocessed) + count(folder.Underprocess) + count(folder.Failed); n != 0 {
+		t.Errorf("%d files left elsewhere", n)
+	}
+}
+
+func TestServiceIgnoresDirsAndSymlinks(t *testing.T) {
+	_, folder, _ := service(t, upperPipeline)
+	os.Mkdir(filepath.Join(folder.Unprocessed, "subdir"), 0o755)
+	target := filepath.Join(folder.Dir, "target.txt")
+	put(t, target, "secret\n")
+	os.Symlink(target, filepath.Join(folder.Unprocessed, "link.txt"))
+	put(t, filepath.Join(folder.Unprocessed, ".hidden"), "x")
+	put(t, filepath.Join(folder.Unprocessed, "download.part"), "x")
+	put(t, filepath.Join(folder.Unprocessed, "real.txt"), "real\n")
+	waitFor(t, "the real file", func() bool { return count(folder.Processed) == 1 })
+	time.Sleep(500 * time.Millisecond)
+	got, _ := readNames(folder.Unprocessed)
+	sort.Strings(got)
+	if strings.Join(got, ",") != ".hidden,download.part,link.txt" {
+		t.Errorf("unprocessed/ = %v: ignored entries must stay", got)
+	}
+	if _, err := os.Stat(filepath.Join(folder.Unprocessed, "subdir")); err != nil {
+		t.Error("directory moved")
+	}
+	if count(folder.Processed) != 1 || count(folder.Failed) != 0 {
+		t.Error("an ignored entry was processed")
+	}
+}
+
+func TestServiceUnprocessedRecreated(t *testing.T) {
+	_, folder, _ := service(t, upperPipeline)
+	if err := os.RemoveAll(folder.Unprocessed); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	os.Mkdir(folder.Unprocessed, 0o755)
+	time.Sleep(200 * time.Millisecond)
+	put(t, filepath.Join(folder.Unprocessed, "again.txt"), "again\n")
+	waitFor(t, "a file in the recreated folder", func() bool { return count(folder.Processed) == 1 })
+}
+
+// At shutdown a file in flight past the grace period goes back to
+// unprocessed/, and Run returns nil.
+func TestServiceGracefulShutdown(t *testing.T) {
+	h, dir := newHost(t, `
+[run]
+settle = "100ms"
+grace = "300ms"
+sync = false
+[limits]
+chunk_size = "1KiB"
+[[pipeline]]
+name = "slow"
+plugins = ["faulty"]
+`, testPlugins(t))
+	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+	svc, err := NewService(h, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- svc.Run(ctx) }()
+	// About 10 seconds of work in chunks of about 0.2 seconds: the grace
+	// period stops it between chunks.
+	big := strings.Repeat("slow\n", 10000)
+	put(t, filepath.Join(folder.Unprocessed, "long.txt"), big)
+	waitFor(t, "processing", func() bool {
+		_, n := svc.Tracker().Files(tracker.Processing, 0, 1)
+		return n == 1
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if got, _ := os.ReadFile(filepath.Join(folder.Unprocessed, "long.txt")); string(got) != big {
+		t.Errorf("the file is not back in unprocessed/ as it was")
+	}
+	if n := count(folder.Processed) + count(folder.Failed); n != 0 {
+		t.Errorf("%d files in processed/ or failed/", n)
+	}
+	if n := count(folder.Underprocess); n != 0 {
+		t.Errorf("%d files left in underprocess/", n)
+	}
+}

@@ -81,7 +81,8 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 		instances: opts.Instances,
 	}
 	for _, name := range cfg.pluginNames() {
-		p, err := engine.Load(ctx, cfg.spec(name, opts.Instances))
+		// A file holds one instance per use of the plugin in its pipeline.
+		p, err := engine.Load(ctx, cfg.spec(name, opts.Instances*cfg.maxUses(name)))
 		if err != nil {
 			_ = h.Close()
 			return nil, err
@@ -117,6 +118,21 @@ func (c *Config) pluginNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// maxUses is how many times one pipeline uses the plugin, at most.
+func (c *Config) maxUses(name string) int {
+	most := 1
+	for _, p := range c.Pipeline {
+		n := 0
+		for _, pl := range p.Plugins {
+			if pl == name {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
 }
 
 func (c *Config) spec(name string, instances int) wasm.Spec {

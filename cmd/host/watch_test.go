@@ -1,0 +1,178 @@
+package main_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const watchConfig = `
+[run]
+workers = 2
+settle = "50ms"
+rescan = "2s"
+grace = "10s"
+sync = false # kill -9 safety does not rely on fsync; more files per round
+
+[dashboard]
+enabled = false
+
+[[pipeline]]
+name = "text"
+plugins = ["upper", "upper", "upper"]
+`
+
+// startWatch starts `host --watch` in dir and returns it with its stderr.
+func startWatch(t *testing.T, dir string, extra ...string) (*exec.Cmd, *lineLog) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--watch", "--log-format", "json"}, extra...)...)
+	cmd.Dir = dir
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	log := &lineLog{}
+	go log.read(stderr)
+	return cmd, log
+}
+
+type lineLog struct {
+	lines chan string
+	all   strings.Builder
+}
+
+func (l *lineLog) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		l.all.WriteString(sc.Text() + "\n")
+	}
+}
+
+func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		if e.Name() != ".gitkeep" {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+func TestWatchSignalStopsCleanly(t *testing.T) {
+	dir := project(t, watchConfig)
+	wd := filepath.Join(dir, "watch_dir")
+	os.MkdirAll(filepath.Join(wd, "unprocessed"), 0o755)
+	os.WriteFile(filepath.Join(wd, "unprocessed", "a.txt"), []byte("hello\n"), 0o644)
+	cmd, log := startWatch(t, dir)
+	waitUntil(t, "a.txt processed", 30*time.Second, func() bool {
+		data, _ := os.ReadFile(filepath.Join(wd, "processed", "a.txt"))
+		return string(data) == "HELLO\n"
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, log.all.String())
+	}
+	if !strings.Contains(log.all.String(), `"msg":"file processed"`) {
+		t.Errorf("no log line for the file:\n%s", log.all.String())
+	}
+	// A second host on the same folder is refused while one runs.
+	cmd, _ = startWatch(t, dir)
+	time.Sleep(300 * time.Millisecond)
+	r := runHost(t, dir, nil, "--watch")
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if r.code == 0 || !strings.Contains(r.stderr, "in use by another host") {
+		t.Errorf("second host: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// kill -9 at random moments during a 2,000-file run, 20 times; then every
+// input is in exactly one of processed/ or failed/, every output is
+// complete and correct, and no temporary file is left.
+func TestWatchSurvivesKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	dir := project(t, watchConfig)
+	wd := filepath.Join(dir, "watch_dir")
+	in := filepath.Join(wd, "unprocessed")
+	os.MkdirAll(in, 0o755)
+	const files = 2000
+	want := map[string]string{}
+	for i := range files {
+		name := fmt.Sprintf("file-%04d.txt", i)
+		var b strings.Builder
+		for j := range 1 + i%50 {
+			fmt.Fprintf(&b, "file %d line %d %s\n", i, j, strings.Repeat("x", i%200))
+		}
+		os.WriteFile(filepath.Join(in, name), []byte(b.String()), 0o644)
+		want[name] = strings.ToUpper(b.String())
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 20 {
+		cmd, _ := startWatch(t, dir)
+		time.Sleep(time.Duration(150+rng.IntN(600)) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Logf("round %d: %d processed", round, len(entries(t, filepath.Join(wd, "processed"))))
+	}
+	cmd, log := startWatch(t, dir)
+	waitUntil(t, "every file", 5*time.Minute, func() bool {
+		return len(entries(t, filepath.Join(wd, "processed")))+len(entries(t, filepath.Join(wd, "failed"))) >= files &&
+			len(entries(t, in)) == 0 && len(entries(t, filepath.Join(wd, "underprocess"))) == 0
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("final run: %v\n%s", err, log.all.String())
+	}
+
+	if failed := entries(t, filepath.Join(wd, "failed")); len(failed) != 0 {
+		t.Errorf("failed/ = %v", failed[:min(len(failed), 10)])
+	}
+	got := entries(t, filepath.Join(wd, "processed"))
+	if len(got) != files {
+		t.Errorf("processed/ has %d files, want %d", len(got), files)
+	}
+	for _, name := range got {
+		w, ok := want[name]
+		if !ok {
+			t.Errorf("unexpected %s in processed/ (a temp file, or a file processed twice)", name)
+			continue
+		}
+		data, _ := os.ReadFile(filepath.Join(wd, "processed", name))
+		if string(data) != w {
+			t.Errorf("%s: %d bytes, want %d", name, len(data), len(w))
+		}
+	}
+	for _, sub := range []string{"unprocessed", "underprocess", "processed", "failed"} {
+		for _, name := range entries(t, filepath.Join(wd, sub)) {
+			if strings.HasPrefix(name, ".host-tmp-") {
+				t.Errorf("temp file left: %s/%s", sub, name)
+			}
+		}
+	}
+}

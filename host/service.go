@@ -78,6 +78,7 @@ func NewService(h *Host, opts ServiceOptions) (*Service, error) {
 		logger:  opts.Logger,
 		tracker: tracker.New(cfg.Run.History),
 		workers: cfg.Workers(),
+		started: time.Now(),
 	}
 	for _, wc := range cfg.Watch {
 		wd, err := s.openFolder(wc, poll)
@@ -193,7 +194,7 @@ type job struct {
 // lets files in flight finish within the grace period (run.grace), puts
 // the rest back in unprocessed/, and returns nil.
 func (s *Service) Run(ctx context.Context) error {
-	s.started = time.Now()
+
 	// Files in flight get their own context: it outlives ctx by the grace
 	// period.
 	procCtx, cancelProc := context.WithCancel(context.Background())

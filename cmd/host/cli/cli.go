@@ -17,6 +17,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/filehost/host/host"
+	"github.com/filehost/host/host/web"
 )
 
 // Exit statuses.
@@ -35,6 +36,7 @@ type CLI struct {
 	Watch     bool             `help:"Watch the configured folders and process every file dropped into them, until interrupted." short:"w" env:"HOST_WATCH" xor:"mode"`
 	Check     bool             `help:"Validate the config and load every plugin, then exit." env:"HOST_CHECK" xor:"mode"`
 	Poll      time.Duration    `help:"With --watch: scan the folders this often instead of using file system events (for network filesystems), e.g. 2s." env:"HOST_POLL"`
+	Addr      string           `help:"With --watch: the dashboard's address, overriding dashboard.addr (e.g. 127.0.0.1:5000; port 0 picks a free one)." name:"dashboard-addr" env:"HOST_DASHBOARD_ADDR"`
 	LogLevel  string           `help:"Log level: debug, info, warn or error." default:"info" enum:"debug,info,warn,error" env:"HOST_LOG_LEVEL"`
 	LogFormat string           `help:"Log format: text or json." default:"text" enum:"text,json" env:"HOST_LOG_FORMAT"`
 	Version   kong.VersionFlag `help:"Print the version and exit."`
@@ -109,7 +111,7 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 	case cli.Input != "":
 		return runInput(ctx, h, logger, cli.Input, cli.Output, stdout, stderr)
 	default:
-		return runWatch(ctx, h, logger, cli.Poll, stderr)
+		return runWatch(ctx, h, logger, cli, stderr)
 	}
 }
 
@@ -160,13 +162,34 @@ func writeOutput(ctx context.Context, h *host.Host, input, output string) error 
 	return nil
 }
 
-func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, poll time.Duration, stderr io.Writer) int {
-	svc, err := host.NewService(h, host.ServiceOptions{Logger: logger, Poll: poll})
+func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, cli CLI, stderr io.Writer) int {
+	svc, err := host.NewService(h, host.ServiceOptions{Logger: logger, Poll: cli.Poll})
 	if err != nil {
 		fmt.Fprintln(stderr, "host:", err)
 		return exitConfig
 	}
 	defer svc.Close()
+	if dash := h.Config().Web; dash.Enabled {
+		if cli.Addr != "" {
+			dash.Addr = cli.Addr
+		}
+		if tok := os.Getenv("HOST_DASHBOARD_TOKEN"); tok != "" {
+			dash.Token = tok
+		}
+		srv := web.New(svc, web.Options{
+			Addr:      dash.Addr,
+			Token:     dash.Token,
+			MaxUpload: int64(dash.MaxUpload),
+			Version:   host.VersionString(),
+			Logger:    logger.With("component", "dashboard"),
+		})
+		if err := srv.Open(); err != nil {
+			fmt.Fprintln(stderr, "host: dashboard:", err)
+			return exitConfig
+		}
+		defer srv.Close()
+		logger.Info("dashboard", "url", "http://"+srv.Addr()+"/", "token", dash.Token != "")
+	}
 	if err := svc.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "host:", oneLine(err))
 		return exitFailed

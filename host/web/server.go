@@ -1,0 +1,232 @@
+// Package web is the dashboard of watch mode: a live HTML page, a JSON API,
+// Server-Sent Events, Prometheus metrics and health checks, served over
+// HTTP with optional token access control (docs/API.md).
+//
+// The page is rendered on the server, so it shows a correct snapshot
+// without JavaScript; a small script then keeps it live from the event
+// stream. Templates and assets are embedded in the binary.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/filehost/host/host"
+	"github.com/filehost/host/host/tracker"
+	"github.com/filehost/host/host/wasm"
+)
+
+// Backend is what the dashboard shows and acts on.
+type Backend interface {
+	Tracker() *tracker.Tracker
+	Plugins() []*wasm.Plugin
+	Pipelines() []host.PipelineConfig
+	UploadDir() string                         // the unprocessed/ folder uploads go to
+	Retry(id uint64) error                     // move a failed file (tracker id) back to unprocessed/; returns an error wrapping fs.ErrNotExist if unknown or not failed
+	Result(id uint64) (path string, err error) // path of a processed file's result, for download/view; error wrapping fs.ErrNotExist if none
+	Ready() error                              // nil when the watchers run and plugins are loaded; else why not
+	Started() time.Time
+}
+
+// Options configure a Server.
+type Options struct {
+	Addr      string // e.g. "127.0.0.1:5000"; "127.0.0.1:0" picks a port; "" means DefaultAddr
+	Token     string // "" = no auth
+	MaxUpload int64  // bytes per uploaded file; 0 means DefaultMaxUpload
+	Version   string
+	Logger    *slog.Logger
+}
+
+// DefaultAddr is where the dashboard listens unless told otherwise: the
+// loopback interface only.
+const DefaultAddr = "127.0.0.1:5000"
+
+// DefaultMaxUpload is the upload limit when Options.MaxUpload is 0.
+const DefaultMaxUpload = 1 << 30
+
+// shutdownTimeout bounds Close: requests in flight get this long.
+const shutdownTimeout = 5 * time.Second
+
+// Server serves the dashboard for one Backend.
+type Server struct {
+	b       Backend
+	tracker *tracker.Tracker
+	opts    Options
+	logger  *slog.Logger
+	handler http.Handler
+	csrf    string // per-server token mutating calls must carry
+	cookie  string // name of the auth cookie
+	session string // value of the auth cookie: derived from the token
+	origin  *http.CrossOriginProtection
+	// loopback is set when the listen address is a loopback one: requests
+	// must then name a loopback host, which defeats DNS rebinding.
+	loopback bool
+
+	hub     *hub
+	metrics *metrics
+
+	mu       sync.Mutex
+	srv      *http.Server
+	ln       net.Listener
+	done     chan struct{} // closed by Close: ends the pump and SSE streams
+	pumpDone chan struct{}
+	closed   bool
+}
+
+// New returns a server for b. It subscribes to b.Tracker() at once, so
+// metrics count from here; Close releases it, whether or not Open was
+// called.
+func New(b Backend, opts Options) *Server {
+	if opts.Addr == "" {
+		opts.Addr = DefaultAddr
+	}
+	if opts.MaxUpload <= 0 {
+		opts.MaxUpload = DefaultMaxUpload
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		b:        b,
+		tracker:  b.Tracker(),
+		opts:     opts,
+		logger:   opts.Logger,
+		csrf:     randomHex(16),
+		cookie:   "filehost_token",
+		origin:   http.NewCrossOriginProtection(),
+		hub:      newHub(),
+		done:     make(chan struct{}),
+		pumpDone: make(chan struct{}),
+	}
+	host, port, err := net.SplitHostPort(opts.Addr)
+	if err == nil {
+		s.loopback = isLoopback(host)
+		if port != "" && port != "0" {
+			// Cookies ignore ports: name the cookie after it so two hosts
+			// on one machine do not overwrite each other's.
+			s.cookie += "_" + port
+		}
+	}
+	if opts.Token != "" {
+		s.session = sessionValue(opts.Token)
+	}
+	s.metrics = newMetrics(s)
+	s.handler = s.routes()
+	events, stop := s.tracker.Subscribe(trackerBuffer) // Here, not in pump: count from New on.
+	go s.pump(events, stop)
+	return s
+}
+
+// Open listens on Options.Addr, then serves in a goroutine, so a taken
+// port fails here.
+func (s *Server) Open() error {
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return errors.New("dashboard: server closed")
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+		// No WriteTimeout: event streams and large downloads run long.
+		// Streams set a deadline per write instead.
+	}
+	srv := s.srv
+	s.mu.Unlock()
+	s.removeStaleUploads()
+	if !s.loopback && s.opts.Token == "" {
+		s.logger.Warn("dashboard listens beyond loopback without a token: anyone who can reach it can upload and retry files", "addr", ln.Addr().String())
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("dashboard stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the address the server listens on once Open returned, with the
+// port chosen for ":0"; before that, Options.Addr.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return s.ln.Addr().String()
+	}
+	return s.opts.Addr
+}
+
+// URL is the dashboard's address as a URL, for logs and tests.
+func (s *Server) URL() string { return "http://" + s.Addr() + "/" }
+
+// Close ends event streams, then shuts the server down, giving requests
+// in flight a few seconds.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	srv := s.srv
+	s.mu.Unlock()
+
+	close(s.done) // Streams never go idle: end them before Shutdown waits.
+	<-s.pumpDone
+	if srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("dashboard: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Handler is the server's whole HTTP handler, for httptest and for
+// mounting elsewhere.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails.
+	return hex.EncodeToString(b)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// assetsVersion is a digest of the embedded assets: it busts caches and
+// tells an open page that the server it reconnected to runs other code.
+var assetsVersion = func() string {
+	h := sha256.New()
+	for _, name := range []string{"assets/app.js", "assets/style.css", "assets/index.html"} {
+		b, _ := assets.ReadFile(name)
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}()

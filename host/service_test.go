@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -325,5 +326,53 @@ plugins = ["faulty"]
 	}
 	if n := count(folder.Underprocess); n != 0 {
 		t.Errorf("%d files left in underprocess/", n)
+	}
+}
+
+// A full destination disk: the write fails, is retried, then the file goes
+// to failed/ with the reason, and nothing partial is left in processed/.
+func TestServiceDiskFull(t *testing.T) {
+	h, dir := newHost(t, `
+[run]
+settle = "50ms"
+retries = 2
+retry_delay = "10ms"
+sync = false
+`+upperPipeline, testPlugins(t))
+	wd := filepath.Join(dir, "watch_dir")
+	os.MkdirAll(wd, 0o755)
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", wd).Run(); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (needs root): %v", err)
+	}
+	t.Cleanup(func() { exec.Command("umount", wd).Run() })
+	folder, _ := OpenFolder(wd)
+	svc, err := NewService(h, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- svc.Run(ctx) }()
+
+	big := strings.Repeat("fills the disk twice over\n", 600<<10/26) // 600 KiB in, 600 KiB out
+	put(t, filepath.Join(folder.Unprocessed, "big.txt"), big)
+	waitFor(t, "the failure", func() bool {
+		_, err := os.Stat(filepath.Join(folder.Failed, "big.txt.error.json"))
+		return err == nil
+	})
+	cancel()
+	<-done
+	var rep ErrorReport
+	data, _ := os.ReadFile(filepath.Join(folder.Failed, "big.txt.error.json"))
+	json.Unmarshal(data, &rep)
+	if rep.Attempts != 3 || !strings.Contains(rep.Error, "no space left") {
+		t.Errorf("report = %+v; want 3 attempts and the reason", rep)
+	}
+	if got, _ := os.ReadFile(filepath.Join(folder.Failed, "big.txt")); string(got) != big {
+		t.Error("failed/big.txt is not the original")
+	}
+	if names, _ := os.ReadDir(folder.Processed); len(names) != 0 {
+		t.Errorf("processed/ holds %d entries", len(names))
 	}
 }

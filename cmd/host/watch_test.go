@@ -176,3 +176,56 @@ func TestWatchSurvivesKill9(t *testing.T) {
 		}
 	}
 }
+
+// A file the host cannot read fails at once with the reason; the host runs
+// as an unprivileged user here, since root reads anything.
+func TestWatchUnreadableFile(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run the host as another user")
+	}
+	dir := project(t, strings.Replace(watchConfig, "[run]", "[run]\nretries = 0", 1))
+	// The project and the binary must be usable by nobody.
+	cfg, _ := os.ReadFile(filepath.Join(dir, "config.toml"))
+	cfg = []byte(strings.Replace(string(cfg), "cache_dir = ", "# cache_dir = ", 1))
+	os.WriteFile(filepath.Join(dir, "config.toml"), cfg, 0o644)
+	wd := filepath.Join(dir, "watch_dir")
+	for _, sub := range []string{"unprocessed", "underprocess", "processed", "failed"} {
+		os.MkdirAll(filepath.Join(wd, sub), 0o755)
+	}
+	os.WriteFile(filepath.Join(wd, "unprocessed", "secret.txt"), []byte("top secret\n"), 0o000)
+	os.WriteFile(filepath.Join(wd, "unprocessed", "open.txt"), []byte("open\n"), 0o644)
+	for _, p := range []string{filepath.Dir(dir), dir} {
+		os.Chmod(p, 0o755)
+	}
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && filepath.Base(p) != "secret.txt" {
+			os.Lchown(p, 65534, 65534)
+		}
+		return nil
+	})
+	nobodyBin := filepath.Join(dir, "host")
+	data, _ := os.ReadFile(bin)
+	os.WriteFile(nobodyBin, data, 0o755)
+
+	cmd := exec.Command(nobodyBin, "--watch", "--log-format", "json")
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "both files handled", 60*time.Second, func() bool {
+		_, e1 := os.Stat(filepath.Join(wd, "failed", "secret.txt.error.json"))
+		_, e2 := os.Stat(filepath.Join(wd, "processed", "open.txt"))
+		return e1 == nil && e2 == nil
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	rep, _ := os.ReadFile(filepath.Join(wd, "failed", "secret.txt.error.json"))
+	if !strings.Contains(string(rep), "permission denied") || !strings.Contains(string(rep), `"attempts": 1`) {
+		t.Errorf("report: %s", rep)
+	}
+}

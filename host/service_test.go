@@ -376,3 +376,52 @@ sync = false
 		t.Errorf("processed/ holds %d entries", len(names))
 	}
 }
+
+// 100,000 files waiting at start: the queue stays at its bound and file
+// descriptors stay few, while files are being processed.
+func TestServiceManyFilesWaiting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 files")
+	}
+	h, dir := newHost(t, "[run]\nqueue = 1000\nworkers = 2\nsettle = \"50ms\"\nsync = false\n"+upperPipeline, testPlugins(t))
+	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+	for i := range 100_000 {
+		put(t, filepath.Join(folder.Unprocessed, fmt.Sprintf("f%06d", i)), "x\n")
+	}
+	fdsBefore := openFDs(t)
+	svc, err := NewService(h, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- svc.Run(ctx) }()
+	waitFor(t, "some files processed", func() bool { return svc.Tracker().Snapshot().Totals.Processed >= 2000 })
+	maxQueued, maxFDs := 0, 0
+	for range 20 {
+		maxQueued = max(maxQueued, svc.Tracker().Snapshot().Totals.Queued)
+		maxFDs = max(maxFDs, openFDs(t)-fdsBefore)
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if maxQueued > 1000 {
+		t.Errorf("%d files queued at once, want at most run.queue = 1000", maxQueued)
+	}
+	if maxFDs > 64 {
+		t.Errorf("%d more file descriptors open while running", maxFDs)
+	}
+	// The oldest files went first.
+	if _, err := os.Stat(filepath.Join(folder.Processed, "f000000")); err != nil {
+		t.Errorf("the oldest file was not among the first processed: %v", err)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}

@@ -170,8 +170,12 @@ timeout = "300ms"
 		return rep
 	}
 	waitFor(t, "reports", func() bool {
-		_, err := os.Stat(filepath.Join(folder.Failed, "odd.bin.error.json"))
-		return err == nil
+		for _, name := range []string{"bad.txt", "stuck.slow", "odd.bin"} {
+			if _, err := os.Stat(filepath.Join(folder.Failed, name+".error.json")); err != nil {
+				return false
+			}
+		}
+		return true
 	})
 	if rep := report("bad.txt"); rep.Attempts != 1 || rep.Plugin != "faulty" || !strings.Contains(rep.Error, "asked to fail") {
 		t.Errorf("deterministic failure: %+v (want one attempt)", rep)

@@ -18,15 +18,17 @@
 // folder arrives as one Create and settles like any other. A file already
 // in the folder when it is first scanned, whose modification time is older
 // than Settle, is ready at once: nothing is writing it. Settling files are
-// checked every Settle/4 (at least every 10ms), so a file is ready between
-// Settle and 1.25*Settle after its last change.
+// looked at every Settle/4, bounded to between 10ms and 1s, so a file is
+// ready at most a quarter of Settle (or 1s) after it has been quiet for
+// Settle.
 //
 // Next hands out the ready file with the oldest modification time (ties:
 // by name). Before it does, it looks at the file again: a file that has
 // vanished is dropped, and one that changed goes back to settling. The
 // returned file is taken: events for it are ignored and it is not returned
 // again until Done is called for its path. After Done, a file at that path
-// is a new file.
+// is a new file, found by its next event or the next rescan; a consumer
+// that gives up on a file should move it away first.
 //
 // # Gone files
 //
@@ -60,10 +62,12 @@
 //
 // On network filesystems (NFS, SMB, FUSE) other machines' writes cause no
 // events. With Options.Poll > 0 the watcher uses no fsnotify at all and
-// scans every Poll. A file is then ready when two looks at least Settle
-// apart saw the same size and modification time, and that time is older
-// than Settle. Modification times from another machine may be skewed, so
-// in this mode no file is ready at first sight.
+// scans every Poll (Options.Rescan is then unused). A file is then ready
+// when two looks at least Settle apart saw the same size and modification
+// time, and that time is older than Settle. Modification times come from
+// another machine's clock, which may be skewed: so in this mode no file is
+// ready at first sight, and a file dated in the future waits until that
+// time is Settle past.
 //
 // # Concurrency
 //
@@ -93,9 +97,11 @@ import (
 
 const (
 	defaultMaxTracked = 10000
-	// minTick bounds how often settling files are looked at, so that a
-	// tiny Settle cannot turn the watcher into a busy loop.
+	// minTick and maxTick bound how often settling files are looked at:
+	// a tiny Settle must not make a busy loop, and a long one must not
+	// delay the rescan that follows room being freed (see wantsMore).
 	minTick = 10 * time.Millisecond
+	maxTick = time.Second
 	// batch is how many directory entries a scan reads at a time.
 	batch = 1024
 )
@@ -229,7 +235,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			periodic = t.C
 		}
 	}
-	tick := time.NewTicker(max(w.opts.Settle/4, minTick))
+	tick := time.NewTicker(min(max(w.opts.Settle/4, minTick), maxTick))
 	defer tick.Stop()
 
 	w.rescan("start")
@@ -393,7 +399,7 @@ func (w *Watcher) settle() {
 func (w *Watcher) wantsMore() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.overflowed && len(w.files)+len(w.taken) < w.opts.MaxTracked/2
+	return w.overflowed && 2*(len(w.files)+len(w.taken)) < w.opts.MaxTracked
 }
 
 // observe applies one look at name (an Lstat result) to the tracked state.
@@ -646,6 +652,7 @@ func (w *Watcher) scan(known map[string]struct{}, room int) (found []File, prese
 	return found, present, leftOut, nil
 }
 
+// regularLocked is regular for callers that do not hold w.mu.
 func (w *Watcher) regularLocked(name string, typ fs.FileMode) bool {
 	if typ.IsRegular() {
 		return true // the common case needs no lock
@@ -661,10 +668,10 @@ func (w *Watcher) regularLocked(name string, typ fs.FileMode) bool {
 // OnGone, until Done is called with its path.
 func (w *Watcher) Next(ctx context.Context) (File, error) {
 	for {
-		if err := ctx.Err(); err != nil {
+		e, err := w.take(ctx)
+		if err != nil {
 			return File{}, err
 		}
-		e := w.take()
 		if e == nil {
 			select {
 			case <-ctx.Done():
@@ -680,12 +687,18 @@ func (w *Watcher) Next(ctx context.Context) (File, error) {
 	}
 }
 
-// take moves the oldest ready file to taken, or returns nil.
-func (w *Watcher) take() *entry {
+// take moves the oldest ready file to taken, or returns nil if there is
+// none. Once ctx is done it takes nothing: a caller that is giving up
+// would hold the file taken for ever.
+func (w *Watcher) take(ctx context.Context) (*entry, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.ready.Len() == 0 {
-		return nil
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		w.signal() // the wake-up this caller may have used is for another
+		return nil, err
 	}
 	e := heap.Pop(&w.ready).(*entry)
 	delete(w.files, e.name)
@@ -693,7 +706,7 @@ func (w *Watcher) take() *entry {
 	if w.ready.Len() > 0 {
 		w.signal() // pass the wake-up on to another waiting Next
 	}
-	return e
+	return e, nil
 }
 
 // confirm checks a just-taken file against a fresh Lstat: a file that is

@@ -334,21 +334,33 @@ func TestFileThatBecomesDirectoryIsGone(t *testing.T) {
 	}
 }
 
-func TestDeletedWhileSettling(t *testing.T) {
-	dir := t.TempDir()
-	var r recorder
-	w := start(t, &r, r.options(dir, time.Hour), nil)
-	path := filepath.Join(dir, "doomed.txt")
-	write(t, path, "x")
-	waitFor(t, "OnSeen", func() bool { return r.seenCount("doomed.txt") == 1 })
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
+func TestGoneWhileSettling(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		remove func(path string) error
+	}{
+		{"deleted", os.Remove},
+		{"renamed away", func(path string) error {
+			return os.Rename(path, filepath.Join(t.TempDir(), "elsewhere"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var r recorder
+			w := start(t, &r, r.options(dir, time.Hour), nil)
+			path := filepath.Join(dir, "doomed.txt")
+			write(t, path, "x")
+			waitFor(t, "OnSeen", func() bool { return r.seenCount("doomed.txt") == 1 })
+			if err := tc.remove(path); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "OnGone", func() bool { return r.goneCount(path) == 1 })
+			if n := w.Len(); n != 0 {
+				t.Errorf("Len = %d, want 0", n)
+			}
+			mustNotNext(t, w, 300*time.Millisecond)
+		})
 	}
-	waitFor(t, "OnGone", func() bool { return r.goneCount(path) == 1 })
-	if n := w.Len(); n != 0 {
-		t.Errorf("Len = %d, want 0", n)
-	}
-	mustNotNext(t, w, 300*time.Millisecond)
 }
 
 func TestModifiedWhileSettling(t *testing.T) {
@@ -378,6 +390,32 @@ func TestModifiedWhileSettling(t *testing.T) {
 	f := mustNext(t, w)
 	if !finished.Load() || f.Size != 6 {
 		t.Errorf("Next returned %d bytes, writer finished %v; want 6 bytes after the last write", f.Size, finished.Load())
+	}
+}
+
+// TestTouchedWhileSettling changes neither size nor mtime: only the events
+// keep the file settling.
+func TestTouchedWhileSettling(t *testing.T) {
+	dir := t.TempDir()
+	var r recorder
+	w := start(t, &r, r.options(dir, 300*time.Millisecond), nil)
+	path := filepath.Join(dir, "touched.txt")
+	write(t, path, "a")
+	waitFor(t, "OnSeen", func() bool { return r.seenCount("touched.txt") == 1 })
+
+	var finished atomic.Bool
+	go func() {
+		for i := range 10 {
+			time.Sleep(100 * time.Millisecond)
+			if err := os.Chmod(path, 0o600|os.FileMode(i%2)<<5); err != nil {
+				t.Error(err)
+			}
+		}
+		finished.Store(true)
+	}()
+	mustNext(t, w)
+	if !finished.Load() {
+		t.Error("Next returned the file while it was being touched")
 	}
 }
 
@@ -499,6 +537,41 @@ func TestNextOrder(t *testing.T) {
 	}
 }
 
+// TestWaitersAllWake makes several files ready at once for several
+// waiting Next calls: each must wake. There is no Run, so nothing else
+// wakes them. (The hand-on of a wake-up in take matters only in a race
+// window this test cannot aim at.)
+func TestWaitersAllWake(t *testing.T) {
+	const n = 3
+	dir := t.TempDir()
+	w, err := New(Options{Dir: dir, Settle: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			f, err := next(w, wait)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got <- f.Name
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // let them wait; if one is late, it finds a file anyway
+	for i := range n {
+		writeOld(t, filepath.Join(dir, fmt.Sprint(i)), time.Hour)
+	}
+	w.rescan("test")
+	wg.Wait()
+	close(got)
+	if len(got) != n {
+		t.Errorf("%d of %d waiters got a file", len(got), n)
+	}
+}
+
 func TestOddNames(t *testing.T) {
 	dir := t.TempDir()
 	var r recorder
@@ -589,7 +662,7 @@ func TestBurst(t *testing.T) {
 // returned once, and files already there come out oldest first.
 func TestMaxTracked(t *testing.T) {
 	const n, room = 1000, 100
-	consume := func(t *testing.T, w *Watcher, outside string) []File {
+	consume := func(t *testing.T, w *Watcher, r *recorder, outside string) []File {
 		var got []File
 		seen := map[string]bool{}
 		for range n {
@@ -605,6 +678,9 @@ func TestMaxTracked(t *testing.T) {
 			claim(t, w, f, outside)
 		}
 		mustNotNext(t, w, 300*time.Millisecond)
+		if r.logCount("reason=room") == 0 {
+			t.Error("no rescan for room logged")
+		}
 		return got
 	}
 
@@ -623,7 +699,7 @@ func TestMaxTracked(t *testing.T) {
 		opts := r.options(dir, 100*time.Millisecond)
 		opts.MaxTracked = room
 		w := start(t, &r, opts, nil)
-		got := consume(t, w, outside)
+		got := consume(t, w, &r, outside)
 		if !slices.IsSortedFunc(got, func(a, b File) int { return a.ModTime.Compare(b.ModTime) }) {
 			t.Error("files not returned oldest first")
 		}
@@ -638,7 +714,7 @@ func TestMaxTracked(t *testing.T) {
 		for i := range n {
 			write(t, filepath.Join(dir, fmt.Sprintf("f%04d", i)), "x")
 		}
-		consume(t, w, outside)
+		consume(t, w, &r, outside)
 	})
 }
 
@@ -703,6 +779,9 @@ func TestMemoryBound(t *testing.T) {
 	r.mu.Unlock()
 	if seen != room {
 		t.Errorf("OnSeen called %d times, want %d", seen, room)
+	}
+	if r.logCount("overflowed=true") != 1 {
+		t.Error("the first scan did not report files left out")
 	}
 	if f := mustNext(t, w); !f.ModTime.Equal(base) {
 		t.Errorf("first file %s is dated %v, want the oldest, %v", f.Name, f.ModTime, base)
@@ -789,11 +868,21 @@ func TestFolderDeletedAndRecreated(t *testing.T) {
 		claim(t, w, f, outside)
 	}
 
-	// Re-created by a rescan.
-	if err := os.RemoveAll(dir); err != nil {
+	// Renamed away: the files inside get no events of their own, and a
+	// ready file is not looked at again until Next.
+	pending = filepath.Join(dir, "pending-2.txt")
+	write(t, pending, "never taken")
+	waitFor(t, "file ready", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.ready.Len() == 1
+	})
+	if err := os.Rename(dir, filepath.Join(outside, "renamed")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "removal noticed", func() bool { return r.logCount("watched folder removed") > 1 })
+	waitFor(t, "OnGone", func() bool { return r.goneCount(pending) == 1 })
+
+	// Re-created by a rescan.
 	w.Rescan()
 	waitFor(t, "folder re-created", func() bool { _, err := os.Stat(dir); return err == nil })
 	write(t, filepath.Join(dir, "third.txt"), "3")
@@ -830,6 +919,20 @@ func TestPoll(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "OnGone", func() bool { return r.goneCount(gone) == 1 })
+	})
+	t.Run("not ready before its mtime is Settle old", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "skewed.txt")
+		writeOld(t, path, -time.Hour) // another machine's clock is ahead
+		var r recorder
+		opts := r.options(dir, 100*time.Millisecond)
+		opts.Poll = 50 * time.Millisecond
+		w := start(t, &r, opts, nil)
+		mustNotNext(t, w, 500*time.Millisecond)
+		writeOld(t, path, time.Hour)
+		if f := mustNext(t, w); f.Name != "skewed.txt" {
+			t.Errorf("Next = %q, want skewed.txt", f.Name)
+		}
 	})
 	t.Run("not ready at first sight", func(t *testing.T) {
 		dir := t.TempDir()

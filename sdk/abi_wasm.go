@@ -2,7 +2,10 @@
 
 package sdk
 
-import "unsafe"
+import (
+	"runtime"
+	"unsafe"
+)
 
 // The host's imports (docs/ABI.md).
 
@@ -70,10 +73,18 @@ func begin(n uint32) int32 {
 
 //go:wasmexport plugin_chunk
 func chunk(n uint32) int32 {
+	defer yield()
 	return status(guard(func() error { return p.chunk(buf[:n]) }))
 }
 
 //go:wasmexport plugin_end
 func end() int32 {
+	defer yield()
 	return status(guard(p.end))
 }
+
+// yield lets the runtime's background goroutines run before the export
+// returns: goroutines pause while the host has control, and without this
+// the garbage collector's workers never finish a cycle, so a plugin that
+// allocates per line grows until it runs out of memory.
+func yield() { runtime.Gosched() }

@@ -47,7 +47,8 @@ type Stream interface {
 	End(emit func([]byte)) error
 }
 
-// Map registers fn to replace each line with the line it returns.
+// Map registers fn to replace each line with the line it returns. The SDK
+// copies the result at once, so fn may return a buffer it reuses.
 func Map(fn func(line []byte) []byte) {
 	Handle(&lineFunc{fn: func(line []byte, emit func([]byte)) error {
 		emit(fn(line))
@@ -283,6 +284,7 @@ func (w *whole) End(func([]byte)) error {
 	if err != nil {
 		return err
 	}
-	p.out = append(p.out, res...)
+	p.flush()
+	hostEmit(res) // as is, without a second copy
 	return nil
 }

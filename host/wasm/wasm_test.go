@@ -250,3 +250,17 @@ func TestStats(t *testing.T) {
 		t.Errorf("stats = %+v; want 6 bytes in and out over 3 calls (begin, chunk, end)", stats)
 	}
 }
+
+// A plugin that allocates per line must not grow without bound: 1.6 GB of
+// garbage through an instance capped at 128 MiB.
+func TestGarbageIsCollected(t *testing.T) {
+	g := load(t, wasm.Spec{Name: "garbage", Path: wasmtest.Build(t, "testdata/garbage"), MaxMemory: 128 << 20})
+	in := strings.Repeat("line\n", 50000)
+	got, err := run(t, []*wasm.Plugin{g}, in, wasm.Limits{ChunkSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != in {
+		t.Error("output differs")
+	}
+}

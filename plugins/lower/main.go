@@ -1,35 +1,45 @@
-// Command lower is a plugin that lower-cases every line (Unicode-aware).
+// Command lower is a plugin that lower-cases every line. Letters are mapped
+// by Unicode rules; bytes that are not valid UTF-8 (say, a Latin-1 "É")
+// pass through unchanged rather than being replaced, so mixed-encoding
+// files are not damaged.
 //
-// Bytes that are not valid UTF-8 (say, a Latin-1 "é") are passed through
-// unchanged rather than replaced, so mixed-encoding files are not damaged.
-//
-// It takes no settings.
+// It takes no settings; any given are an error.
 package main
 
 import (
-	"bytes"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/filehost/host/sdk"
 )
 
-func init() { sdk.Map(lower) }
+func init() {
+	// No settings: Decode into an empty struct rejects any key given.
+	sdk.Configure(func(c sdk.Config) error { return c.Decode(&struct{}{}) })
+	sdk.Map(lower)
+}
+
+var out []byte // reused from line to line; the SDK copies what Map returns
 
 func lower(line []byte) []byte {
-	if utf8.Valid(line) {
-		return bytes.ToLower(line)
-	}
-	// bytes.ToLower would turn each invalid byte into U+FFFD; keep it instead.
-	out := make([]byte, 0, len(line))
-	for len(line) > 0 {
-		r, n := utf8.DecodeRune(line)
+	out = out[:0]
+	for i := 0; i < len(line); {
+		c := line[i]
+		if c < utf8.RuneSelf { // ASCII fast path
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			out = append(out, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(line[i:])
 		if r == utf8.RuneError && n == 1 {
-			out = append(out, line[0])
+			out = append(out, c) // not UTF-8: keep the byte
 		} else {
 			out = utf8.AppendRune(out, unicode.ToLower(r))
 		}
-		line = line[n:]
+		i += n
 	}
 	return out
 }

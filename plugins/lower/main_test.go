@@ -1,3 +1,5 @@
+//go:build !wasip1
+
 package main
 
 import (
@@ -28,5 +30,12 @@ func TestLower(t *testing.T) {
 				t.Errorf("got %q, want %q", out.String(), tt.want)
 			}
 		})
+	}
+}
+
+func TestSettingsRejected(t *testing.T) {
+	err := sdk.Run(strings.NewReader("x\n"), new(strings.Builder), "in.txt", `{"chars": " "}`)
+	if err == nil || !strings.Contains(err.Error(), `"chars"`) {
+		t.Errorf("got error %v, want one naming \"chars\"", err)
 	}
 }

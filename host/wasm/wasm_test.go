@@ -192,7 +192,7 @@ func TestLoadErrors(t *testing.T) {
 		{"wrong abi", wasm.Spec{Name: "badabi", Path: wasmtest.Build(t, "testdata/badabi")}, "ABI version 2, host speaks version 1"},
 		{"bad config", wasm.Spec{Name: "upper", Path: wasmtest.Plugin(t, "upper"), Config: []byte(`[1]`)}, "configure: config is not a JSON object"},
 	}
-	e, err := wasm.NewEngine("", nil)
+	e, err := wasm.NewEngine(filepath.Join(os.TempDir(), "wasmtest-cache"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

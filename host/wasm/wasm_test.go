@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,4 +264,55 @@ func TestGarbageIsCollected(t *testing.T) {
 	if got != in {
 		t.Error("output differs")
 	}
+}
+
+// Plugins see no filesystem, environment, arguments or real clock.
+func TestSandbox(t *testing.T) {
+	faulty := load(t, wasm.Spec{Name: "faulty", Path: wasmtest.Build(t, "testdata/faulty")})
+	got, err := run(t, []*wasm.Plugin{faulty}, "probe\n", wasm.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(got, "\n")
+	if line != "file=true dir=true env=0 args=0 year=2022" && line != "file=true dir=true env=0 args=1 year=2022" {
+		t.Errorf("sandbox probe: %q; want no file, no dir, no env, no args, wazero's fake clock (2022)", line)
+	}
+}
+
+// A plugin's log messages reach the host's logger, with level, plugin and
+// file.
+func TestPluginLog(t *testing.T) {
+	var buf syncBuffer
+	e, err := wasm.NewEngine(filepath.Join(os.TempDir(), "wasmtest-cache"), slog.New(slog.NewTextHandler(&buf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.Load(context.Background(), wasm.Spec{Name: "faulty", Path: wasmtest.Build(t, "testdata/faulty")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	if _, err := run(t, []*wasm.Plugin{p}, "log\n", wasm.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); !strings.Contains(got, `level=WARN msg="a warning from the plugin" plugin=faulty file=in.txt`) {
+		t.Errorf("log = %q", got)
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

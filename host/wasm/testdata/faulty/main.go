@@ -5,7 +5,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"time"
 
 	"github.com/filehost/host/sdk"
 )
@@ -38,6 +40,12 @@ func init() {
 			}
 		case "log":
 			sdk.Warnf("a warning from the plugin")
+		case "probe":
+			// What the sandbox lets a plugin see.
+			_, ferr := os.ReadFile("/etc/hostname")
+			_, derr := os.ReadDir("/")
+			emit(fmt.Appendf(nil, "file=%v dir=%v env=%d args=%d year=%d",
+				ferr != nil, derr != nil, len(os.Environ()), len(os.Args), time.Now().Year()))
 		}
 		emit(line)
 		return nil

@@ -49,7 +49,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				Path:     "/",
 				HttpOnly: true,
 				Secure:   r.TLS != nil,
-				SameSite: http.SameSiteStrictMode,
+				SameSite: http.SameSiteLaxMode, // Lax: a link from elsewhere still opens the dashboard; POSTs need more (CSRF).
 			})
 			http.Redirect(w, r, withoutToken(r.URL), http.StatusSeeOther)
 			return

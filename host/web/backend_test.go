@@ -201,3 +201,13 @@ var noRedirect = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	Timeout:       30 * time.Second,
 }
+
+// trackerResult is a processed file's result, written to processed/.
+func trackerResult(b *fakeBackend, size int64) tracker.Result {
+	out := filepath.Join(b.folder("processed"), fmt.Sprintf("result-%d", time.Now().UnixNano()))
+	_ = os.WriteFile(out, []byte("done\n"), 0o644)
+	return tracker.Result{
+		Output: out, BytesIn: size, BytesOut: 5,
+		Stages: []tracker.Stage{{Plugin: "upper", BytesIn: size, BytesOut: 5, Duration: 2 * time.Millisecond}},
+	}
+}

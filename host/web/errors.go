@@ -36,30 +36,30 @@ var kinds = map[kind]struct {
 	kindUnavailable:  {http.StatusServiceUnavailable, "unavailable"},
 }
 
-// Error is an error with a kind and a message fit for the client.
-type Error struct {
+// httpError is an error with a kind and a message fit for the client.
+type httpError struct {
 	Kind    kind
 	Message string
 	Err     error // the cause, for logs; may be nil
 }
 
-func (e *Error) Error() string {
+func (e *httpError) Error() string {
 	if e.Err != nil {
 		return e.Message + ": " + e.Err.Error()
 	}
 	return e.Message
 }
 
-func (e *Error) Unwrap() error { return e.Err }
+func (e *httpError) Unwrap() error { return e.Err }
 
-func errorf(k kind, format string, args ...any) *Error {
-	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+func errorf(k kind, format string, args ...any) *httpError {
+	return &httpError{Kind: k, Message: fmt.Sprintf(format, args...)}
 }
 
 // classify returns err's kind and the message a client may see.
 // Internal errors show no detail: they may name paths.
 func classify(err error) (kind, string) {
-	var e *Error
+	var e *httpError
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &e):

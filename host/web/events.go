@@ -11,24 +11,27 @@ import (
 )
 
 // The event stream. One goroutine (pump) holds the server's single
-// tracker subscription: it feeds the metrics, encodes each event once and
-// hands the bytes to every open stream. So the tracker's cost per event
-// does not grow with the number of open dashboards, and a slow browser
-// never slows the host: its stream is dropped, and EventSource reconnects
-// and reloads a snapshot.
+// tracker subscription: it feeds the metrics and, while pages are open,
+// gathers changes for a quarter of a second, keeping only the latest
+// record of each file, then encodes the batch once and hands the same
+// bytes to every stream. So the tracker's cost per event does not grow
+// with the number of open dashboards, a busy host sends a few messages a
+// second rather than one per event, and a slow browser never slows the
+// host: its stream is dropped, and EventSource reconnects and reloads a
+// snapshot.
 
 const (
 	// trackerBuffer is the pump's tracker subscription buffer. Should the
 	// pump still fall behind, the tracker drops it; it subscribes again and
 	// tells pages to resync.
 	trackerBuffer = 4096
-	// clientBuffer is how many messages a stream may lag before it is
-	// dropped.
-	clientBuffer = 1024
+	// batchEvery is how long changes gather before they are sent.
+	batchEvery = 250 * time.Millisecond
+	// clientBuffer is how many messages (batches, ticks) a stream may lag
+	// before it is dropped: some seconds.
+	clientBuffer = 64
 	tickEvery    = time.Second
 	writeTimeout = 10 * time.Second
-	// retryMillis is how long EventSource waits before reconnecting.
-	retryMillis = 2000
 )
 
 // hub fans encoded messages out to open streams.
@@ -82,7 +85,13 @@ func (s *Server) pump(events <-chan tracker.Event, stop func()) {
 	defer func() { stop() }()
 	ticker := time.NewTicker(tickEvery)
 	defer ticker.Stop()
-	var last uint64 // seq of the last event received
+	flush := time.NewTimer(batchEvery)
+	flush.Stop()
+	var (
+		last    uint64          // seq of the last event received
+		batch   []tracker.Event // latest event per file, in order of first change
+		pending = map[uint64]int{}
+	)
 	for {
 		select {
 		case <-s.done:
@@ -92,6 +101,7 @@ func (s *Server) pump(events <-chan tracker.Event, stop func()) {
 				s.logger.Warn("dashboard fell behind the tracker; open pages will reload")
 				events, stop = s.tracker.Subscribe(trackerBuffer)
 				s.metrics.resubscribed.Inc()
+				batch, pending = batch[:0], map[uint64]int{}
 				s.hub.broadcast(message("resync", struct{}{}))
 				continue
 			}
@@ -100,8 +110,23 @@ func (s *Server) pump(events <-chan tracker.Event, stop func()) {
 			}
 			last = ev.Seq
 			s.metrics.observe(ev)
-			if s.hub.count() > 0 {
-				s.hub.broadcast(message("file", ev))
+			if s.hub.count() == 0 {
+				continue
+			}
+			if i, ok := pending[ev.File.ID]; ok {
+				batch[i] = ev
+				continue
+			}
+			if len(batch) == 0 {
+				flush.Reset(batchEvery)
+			}
+			pending[ev.File.ID] = len(batch)
+			batch = append(batch, ev)
+		case <-flush.C:
+			if len(batch) > 0 {
+				s.hub.broadcast(message("files", batch))
+				batch = batch[:0]
+				clear(pending)
 			}
 		case <-ticker.C:
 			if s.hub.count() > 0 {
@@ -134,8 +159,9 @@ type hello struct {
 }
 
 // handleEvents streams events until the client leaves or the server
-// closes: "hello" first, then "file" for every change, "status" every
-// second and "resync" when the page must reload its snapshot.
+// closes: "hello" first, then "files" with the latest record of each file
+// that changed, "status" every second, and "resync" when the page must
+// reload its snapshot.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	ch := s.hub.join() // Before hello: nothing after it is missed.

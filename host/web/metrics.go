@@ -15,6 +15,12 @@ import (
 // is already counted elsewhere (queue depth, plugin counters, pools) is
 // read at scrape time by a collector.
 type metrics struct {
+	// Children by label values, so a finished file costs no label
+	// lookups; used only by the pump goroutine.
+	byOutcome  map[[2]string]outcomeMetrics
+	byPipeline map[string][2]prometheus.Counter // bytes in, out
+	byPlugin   map[string]prometheus.Observer
+
 	reg          *prometheus.Registry
 	files        *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
@@ -34,7 +40,10 @@ const noPipeline = "none" // label of a file that failed before a pipeline was c
 
 func newMetrics(s *Server) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		byOutcome:  map[[2]string]outcomeMetrics{},
+		byPipeline: map[string][2]prometheus.Counter{},
+		byPlugin:   map[string]prometheus.Observer{},
+		reg:        prometheus.NewRegistry(),
 		files: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "filehost_files_total",
 			Help: "Files finished, by pipeline and outcome (processed or failed).",
@@ -72,11 +81,9 @@ func newMetrics(s *Server) *metrics {
 	}
 	// Zeros for every pipeline, so rates exist before the first file.
 	for _, p := range s.b.Pipelines() {
-		for _, outcome := range []string{string(tracker.Processed), string(tracker.Failed)} {
-			m.files.WithLabelValues(p.Name, outcome)
-		}
-		m.bytesIn.WithLabelValues(p.Name)
-		m.bytesOut.WithLabelValues(p.Name)
+		m.outcome(p.Name, string(tracker.Processed))
+		m.outcome(p.Name, string(tracker.Failed))
+		m.pipeline(p.Name)
 	}
 	m.reg.MustRegister(m.files, m.duration, m.bytesIn, m.bytesOut, m.stage, m.streams, m.missed, m.resubscribed,
 		&stateCollector{s: s},
@@ -100,14 +107,44 @@ func (m *metrics) observe(ev tracker.Event) {
 	if p == "" {
 		p = noPipeline
 	}
-	outcome := string(f.State)
-	m.files.WithLabelValues(p, outcome).Inc()
-	m.duration.WithLabelValues(p, outcome).Observe(f.Duration(f.Finished).Seconds())
-	m.bytesIn.WithLabelValues(p).Add(float64(f.BytesDone))
-	m.bytesOut.WithLabelValues(p).Add(float64(f.BytesOut))
+	o := m.outcome(p, string(f.State))
+	o.files.Inc()
+	o.duration.Observe(f.Duration(f.Finished).Seconds())
+	bytes := m.pipeline(p)
+	bytes[0].Add(float64(f.BytesDone))
+	bytes[1].Add(float64(f.BytesOut))
 	for _, st := range f.Stages {
-		m.stage.WithLabelValues(st.Plugin).Observe(st.Duration.Seconds())
+		obs, ok := m.byPlugin[st.Plugin]
+		if !ok {
+			obs = m.stage.WithLabelValues(st.Plugin)
+			m.byPlugin[st.Plugin] = obs
+		}
+		obs.Observe(st.Duration.Seconds())
 	}
+}
+
+type outcomeMetrics struct {
+	files    prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (m *metrics) outcome(pipeline, outcome string) outcomeMetrics {
+	key := [2]string{pipeline, outcome}
+	o, ok := m.byOutcome[key]
+	if !ok {
+		o = outcomeMetrics{m.files.WithLabelValues(pipeline, outcome), m.duration.WithLabelValues(pipeline, outcome)}
+		m.byOutcome[key] = o
+	}
+	return o
+}
+
+func (m *metrics) pipeline(name string) [2]prometheus.Counter {
+	c, ok := m.byPipeline[name]
+	if !ok {
+		c = [2]prometheus.Counter{m.bytesIn.WithLabelValues(name), m.bytesOut.WithLabelValues(name)}
+		m.byPipeline[name] = c
+	}
+	return c
 }
 
 // stateCollector reads the tracker's totals and the plugins' own counters

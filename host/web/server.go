@@ -1,10 +1,3 @@
-// Package web is the dashboard of watch mode: a live HTML page, a JSON API,
-// Server-Sent Events, Prometheus metrics and health checks, served over
-// HTTP with optional token access control (docs/API.md).
-//
-// The page is rendered on the server, so it shows a correct snapshot
-// without JavaScript; a small script then keeps it live from the event
-// stream. Templates and assets are embedded in the binary.
 package web
 
 import (

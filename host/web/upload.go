@@ -95,7 +95,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 			}
 			name, err := SanitizeName(raw)
 			if err != nil {
-				s.fail(w, r, &Error{Kind: kindInvalid, Message: err.Error(), Err: err})
+				s.fail(w, r, &httpError{Kind: kindInvalid, Message: err.Error(), Err: err})
 				return
 			}
 			u, err := s.store(root, name, part, limit)
@@ -121,12 +121,12 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 
 func uploadErr(err error) error {
 	var tooBig *http.MaxBytesError
-	var e *Error
+	var e *httpError
 	if errors.As(err, &tooBig) || errors.As(err, &e) {
 		return err
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "multipart") {
-		return &Error{Kind: kindInvalid, Message: "upload cut short or malformed", Err: err}
+		return &httpError{Kind: kindInvalid, Message: "upload cut short or malformed", Err: err}
 	}
 	return err
 }

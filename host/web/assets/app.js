@@ -58,7 +58,13 @@
   const ns = (n) => n / 1e6; // nanoseconds to ms
   const now = () => Date.now() + offset;
   const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour12: false });
-  const took = (f) => (f.started && f.finished ? Date.parse(f.finished) - Date.parse(f.started) : 0);
+  // took is a finished file's processing time. Browsers parse times to the
+  // millisecond only, so a faster file reads "<1 ms" rather than "0".
+  function took(f) {
+    if (!f.started || !f.finished) return '—';
+    const ms = Date.parse(f.finished) - Date.parse(f.started);
+    return ms < 1 ? '<1 ms' : fmtDur(ms);
+  }
 
   function fmtRate(v, unit) {
     if (v === 0) return `0 ${unit}`;
@@ -144,7 +150,7 @@
     body.replaceChildren(el('p', { class: 'last' },
       el('span', { class: 'name', title: f.folder }, f.name), ' ',
       el('span', { class: 'muted' },
-        `via ${f.pipeline || '—'} · ${fmtBytes(f.size)} → ${fmtBytes(f.bytes_out)} · ${fmtDur(took(f))} · at ${clock(f.finished)}`),
+        `via ${f.pipeline || '—'} · ${fmtBytes(f.size)} → ${fmtBytes(f.bytes_out)} · ${took(f)} · at ${clock(f.finished)}`),
       ' ', ...resultLinks(f)));
   }
 
@@ -171,7 +177,7 @@
   function renderRecent() {
     setRows('recent-rows', state.recent.map((f) => el('tr', { 'data-id': f.id },
       nameCell(f), td(f.pipeline), td(fmtBytes(f.size), 'num'), td(fmtBytes(f.bytes_out), 'num'),
-      td(fmtDur(took(f)), 'num'),
+      td(took(f), 'num'),
       el('td', { class: 'num' }, el('time', { datetime: f.finished }, clock(f.finished))),
       el('td', { class: 'links' }, ...resultLinks(f)))), 7, 'No file processed yet.');
   }
@@ -413,10 +419,10 @@
       resync();
     });
     es.addEventListener('resync', resync);
-    es.addEventListener('file', (e) => {
-      const ev = JSON.parse(e.data);
-      if (held) held.push(ev);
-      else applyFile(ev);
+    es.addEventListener('files', (e) => {
+      const evs = JSON.parse(e.data);
+      if (held) held.push(...evs);
+      else evs.forEach(applyFile);
     });
     es.addEventListener('status', (e) => applyTick(JSON.parse(e.data)));
     es.onerror = () => {

@@ -1,0 +1,258 @@
+package web
+
+// End-to-end tests in headless Chromium (see package webtest), against a
+// Server listening on a loopback port with a fake Backend over a real
+// tracker. Without /usr/bin/chromium they skip, unless CI=true.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/filehost/host/host/web/webtest"
+)
+
+// openServer serves b on a loopback port, as the host does.
+func openServer(t *testing.T, b *fakeBackend, opts Options) *Server {
+	t.Helper()
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	opts.Version = "v0-browser"
+	s := New(b, opts)
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestMain(m *testing.M) { webtest.Main(m) }
+
+func TestBrowserLive(t *testing.T) {
+	ctx := webtest.Browser(t)
+	b := newFakeBackend(t).withPlugin(t)
+	s := openServer(t, b, Options{})
+	first := b.processed(t, "before.txt", "x")
+
+	webtest.Do(t, ctx, chromedp.Navigate(s.URL()))
+	webtest.WaitFor(t, ctx, webtest.Live)
+	webtest.WaitFor(t, ctx, webtest.Row("recent", first)+`.textContent === 'before.txt'`)
+	webtest.Eval[int](t, ctx, `window.__marker = 42`)
+
+	// A file's whole life, pushed without a reload.
+	id := b.tr.Queue(b.dir, "live.txt", 1000)
+	webtest.WaitFor(t, ctx, webtest.Row("queue", id)+`?.textContent === 'live.txt'`)
+	b.tr.Start(id, "text", 1000, 1)
+	b.tr.Progress(id, 500)
+	webtest.WaitFor(t, ctx, fmt.Sprintf(`document.querySelector('#processing-rows tr[data-id="%d"] progress')?.value === 500`, id))
+	webtest.WaitFor(t, ctx, webtest.Row("queue", id)+` === null`)
+	b.tr.Finish(id, trackerResult(b, 1000))
+	webtest.WaitFor(t, ctx, webtest.Row("recent", id)+`?.textContent === 'live.txt'`)
+	webtest.WaitFor(t, ctx, webtest.Row("processing", id)+` === null`)
+	webtest.WaitFor(t, ctx, `document.getElementById('count-processed').textContent === '2'`)
+	webtest.WaitFor(t, ctx, `document.querySelector('#last-body .name').textContent === 'live.txt'`)
+	webtest.WaitFor(t, ctx, `document.getElementById('rate-files').textContent !== ''`)
+	if got := webtest.Eval[int](t, ctx, `window.__marker`); got != 42 {
+		t.Errorf("the page reloaded (marker %d)", got)
+	}
+}
+
+func TestBrowserUpload(t *testing.T) {
+	ctx := webtest.Browser(t)
+	b := newFakeBackend(t)
+	s := openServer(t, b, Options{})
+	src := filepath.Join(t.TempDir(), "from browser.txt")
+	if err := os.WriteFile(src, []byte("uploaded through the page\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("script", func(t *testing.T) {
+		webtest.Do(t, ctx, chromedp.Navigate(s.URL()))
+		webtest.WaitFor(t, ctx, webtest.Live)
+		webtest.Do(t, ctx,
+			chromedp.SetUploadFiles(chromedp.CSS("#upload-file"), []string{src}),
+			chromedp.Click(chromedp.CSS("#upload-form button")),
+		)
+		webtest.WaitFor(t, ctx, `document.getElementById('upload-status').textContent.startsWith('Uploaded from browser.txt')`)
+		if got, err := b.uploaded("from browser.txt"); err != nil || got != "uploaded through the page\n" {
+			t.Fatalf("upload folder: %q, %v", got, err)
+		}
+	})
+
+	t.Run("no script", func(t *testing.T) {
+		webtest.Do(t, ctx, webtest.NoScript(true), chromedp.Navigate(s.URL()))
+		t.Cleanup(func() { webtest.Do(t, ctx, webtest.NoScript(false)) })
+		webtest.Do(t, ctx,
+			chromedp.SetUploadFiles(chromedp.CSS("#upload-file"), []string{src}),
+			chromedp.Click(chromedp.CSS("#upload-form button")),
+		)
+		// The form posts, then follows the redirect: the page navigates, so
+		// poll from here rather than inside it.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got, err := b.uploaded("from browser-1.txt")
+			if err == nil && got == "uploaded through the page\n" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("upload folder: %q, %v", got, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for {
+			tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			url, err := chromedp.Run(tctx, chromedp.Evaluate[string](`location.pathname + location.hash`))
+			cancel()
+			if err == nil && url == "/#queue" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after the upload the page is at %q (%v), want /#queue", url, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+func TestBrowserRetry(t *testing.T) {
+	ctx := webtest.Browser(t)
+	b := newFakeBackend(t)
+	s := openServer(t, b, Options{})
+	id := b.failed(t, "broken.csv", "line 3: unterminated quote")
+
+	webtest.Do(t, ctx, chromedp.Navigate(s.URL()))
+	webtest.WaitFor(t, ctx, webtest.Live)
+	webtest.Do(t, ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#failed-rows tr[data-id="%d"] button`, id))))
+	webtest.WaitFor(t, ctx, fmt.Sprintf(`document.querySelector('#failed-rows tr[data-id="%d"]').textContent.includes('sent back')`, id))
+	if got := b.retries(); !slices.Equal(got, []uint64{id}) {
+		t.Errorf("Backend.Retry called with %v, want [%d]", got, id)
+	}
+}
+
+const xssName = `<img src=x onerror=window.__xss=1>.txt`
+
+func TestBrowserHostileName(t *testing.T) {
+	ctx := webtest.Browser(t)
+	b := newFakeBackend(t)
+	s := openServer(t, b, Options{})
+	rendered := b.processed(t, xssName, "x")
+	failed := b.failed(t, xssName, `<img src=x onerror=window.__xss=2>`)
+	names := fmt.Sprintf(`[...document.querySelectorAll('td.name, #last-body .name')].filter(e => e.textContent === %s).length`, strconv.Quote(xssName))
+	noImages := `document.querySelectorAll('main img').length === 0`
+
+	t.Run("server-rendered", func(t *testing.T) {
+		webtest.Do(t, ctx, webtest.NoScript(true), chromedp.Navigate(s.URL()))
+		t.Cleanup(func() { webtest.Do(t, ctx, webtest.NoScript(false)) })
+		if n := webtest.Eval[int](t, ctx, names); n != 3 { // recent, failed, last
+			t.Errorf("name shown as text %d times, want 3", n)
+		}
+		if !webtest.Eval[bool](t, ctx, noImages) {
+			t.Error("the name became an <img>")
+		}
+	})
+
+	t.Run("live", func(t *testing.T) {
+		webtest.Do(t, ctx, chromedp.Navigate(s.URL()))
+		webtest.WaitFor(t, ctx, webtest.Live)
+		id := b.processed(t, xssName, "y")
+		webtest.WaitFor(t, ctx, webtest.Row("recent", id)+`?.textContent === `+strconv.Quote(xssName))
+		webtest.WaitFor(t, ctx, webtest.Row("recent", rendered)+` !== null`)
+		if got := webtest.Eval[string](t, ctx, fmt.Sprintf(`document.querySelector('#failed-rows tr[data-id="%d"] td.error').textContent`, failed)); got != "upper <img src=x onerror=window.__xss=2>" {
+			t.Errorf("error shown as %q", got)
+		}
+		if n := webtest.Eval[int](t, ctx, names); n != 4 { // two in recent, failed, last
+			t.Errorf("name shown as text %d times, want 4", n)
+		}
+		if !webtest.Eval[bool](t, ctx, noImages) {
+			t.Error("the name became an <img>")
+		}
+		if got := webtest.Eval[string](t, ctx, `typeof window.__xss`); got != "undefined" {
+			t.Errorf("script ran: window.__xss is %s", got)
+		}
+	})
+}
+
+func TestBrowserToken(t *testing.T) {
+	ctx := webtest.Browser(t)
+	b := newFakeBackend(t)
+	s := openServer(t, b, Options{Token: "let-me-in"})
+	b.processed(t, "secret.txt", "x")
+
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := chromedp.Run(tctx, chromedp.NavigateResponse(s.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != 401 {
+		t.Errorf("page without token: status %d, want 401", resp.Status)
+	}
+	if got := webtest.Eval[int](t, ctx, `fetch('/api/status').then(r => r.status)`); got != 401 {
+		t.Errorf("API without token: status %d, want 401", got)
+	}
+	if webtest.Eval[bool](t, ctx, `document.body.innerText.includes('secret.txt')`) {
+		t.Error("the refusal shows data")
+	}
+
+	webtest.Do(t, ctx, chromedp.Navigate(s.URL()+"?token=let-me-in"))
+	webtest.WaitFor(t, ctx, webtest.Live)
+	if got := webtest.Eval[string](t, ctx, `location.search`); got != "" {
+		t.Errorf("token left in the address bar: %q", got)
+	}
+	webtest.WaitFor(t, ctx, `document.querySelector('#recent-rows td.name')?.textContent === 'secret.txt'`)
+	if got := webtest.Eval[int](t, ctx, `fetch('/api/status').then(r => r.status)`); got != 200 {
+		t.Errorf("API with the cookie: status %d", got)
+	}
+}
+
+func TestBrowserReconnect(t *testing.T) {
+	ctx := webtest.Browser(t)
+	b1 := newFakeBackend(t)
+	s1 := openServer(t, b1, Options{})
+	addr := s1.Addr()
+	b1.processed(t, "old.txt", "x")
+
+	webtest.Do(t, ctx, chromedp.Navigate(s1.URL()))
+	webtest.WaitFor(t, ctx, webtest.Live)
+	webtest.Eval[int](t, ctx, `window.__marker = 7`)
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	webtest.WaitFor(t, ctx, `document.getElementById('conn').textContent !== 'live'`)
+
+	// The host restarts on the same address, with a fresh tracker.
+	b2 := newFakeBackend(t)
+	id := b2.processed(t, "new.txt", "x")
+	var s2 *Server
+	for i := 0; ; i++ {
+		s2 = New(b2, Options{Addr: addr, Version: "v0-browser"})
+		err := s2.Open()
+		if err == nil {
+			break
+		}
+		_ = s2.Close()
+		var opErr *net.OpError
+		if !errors.As(err, &opErr) || i > 50 {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Cleanup(func() { _ = s2.Close() })
+
+	webtest.WaitFor(t, ctx, webtest.Live)
+	webtest.WaitFor(t, ctx, webtest.Row("recent", id)+`?.textContent === 'new.txt'`)
+	webtest.WaitFor(t, ctx, `![...document.querySelectorAll('#recent-rows td.name')].some(e => e.textContent === 'old.txt')`)
+	if got := webtest.Eval[int](t, ctx, `window.__marker`); got != 7 {
+		t.Errorf("the page reloaded (marker %d)", got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/filehost/host/host/web/webtest"
 	"github.com/filehost/host/internal/wasmtest"
 )
 
@@ -24,6 +25,7 @@ func TestMain(m *testing.M) {
 		panic(string(out))
 	}
 	code := m.Run()
+	webtest.Close()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

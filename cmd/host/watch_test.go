@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,8 +34,15 @@ plugins = ["upper", "upper", "upper"]
 // startWatch starts `host --watch` in dir and returns it with its stderr.
 func startWatch(t *testing.T, dir string, extra ...string) (*exec.Cmd, *lineLog) {
 	t.Helper()
+	return startWatchEnv(t, dir, nil, extra...)
+}
+
+// startWatchEnv is startWatch with more environment variables.
+func startWatchEnv(t *testing.T, dir string, env []string, extra ...string) (*exec.Cmd, *lineLog) {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{"--watch", "--log-format", "json"}, extra...)...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -44,16 +52,25 @@ func startWatch(t *testing.T, dir string, extra ...string) (*exec.Cmd, *lineLog)
 	return cmd, log
 }
 
+// lineLog collects a process's log lines as they come.
 type lineLog struct {
-	lines chan string
-	all   strings.Builder
+	mu  sync.Mutex
+	all strings.Builder
 }
 
 func (l *lineLog) read(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
+		l.mu.Lock()
 		l.all.WriteString(sc.Text() + "\n")
+		l.mu.Unlock()
 	}
+}
+
+func (l *lineLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.all.String()
 }
 
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
@@ -94,10 +111,10 @@ func TestWatchSignalStopsCleanly(t *testing.T) {
 	})
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, log.all.String())
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, log.String())
 	}
-	if !strings.Contains(log.all.String(), `"msg":"file processed"`) {
-		t.Errorf("no log line for the file:\n%s", log.all.String())
+	if !strings.Contains(log.String(), `"msg":"file processed"`) {
+		t.Errorf("no log line for the file:\n%s", log.String())
 	}
 	// A second host on the same folder is refused while one runs.
 	cmd, _ = startWatch(t, dir)
@@ -147,7 +164,7 @@ func TestWatchSurvivesKill9(t *testing.T) {
 	})
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("final run: %v\n%s", err, log.all.String())
+		t.Fatalf("final run: %v\n%s", err, log.String())
 	}
 
 	if failed := entries(t, filepath.Join(wd, "failed")); len(failed) != 0 {

@@ -392,7 +392,7 @@ func (s *Service) requeue(wd *watched, id uint64, claimed, name string) {
 // Retry moves a failed file back to unprocessed/ and removes its report.
 func (s *Service) Retry(id uint64) error {
 	f, ok := s.tracker.Get(id)
-	if !ok || f.State != tracker.Failed || f.Output == "" {
+	if !ok || f.State != tracker.Failed || f.Output == "" || f.Retried {
 		return fmt.Errorf("file %d: %w: not a failed file", id, fs.ErrNotExist)
 	}
 	wd := s.folderOf(f.Folder)
@@ -403,6 +403,7 @@ func (s *Service) Retry(id uint64) error {
 		return fmt.Errorf("retry %s: %w", f.Name, err)
 	}
 	_ = os.Remove(f.Output + ".error.json")
+	s.tracker.MarkRetried(id)
 	s.logger.Info("failed file returned for another try", "file", f.Name)
 	return nil
 }

@@ -208,6 +208,12 @@ timeout = "300ms"
 	if err := svc.Retry(12345); err == nil {
 		t.Error("Retry of an unknown id succeeded")
 	}
+	if f, _ := svc.Tracker().Get(id); !f.Retried {
+		t.Error("the retried record is not marked")
+	}
+	if err := svc.Retry(id); err == nil {
+		t.Error("a second Retry of the same record succeeded")
+	}
 }
 
 func TestServiceBurstAndHardNames(t *testing.T) {

@@ -49,6 +49,9 @@ type File struct {
 	Plugin    string    `json:"plugin,omitempty"` // plugin at fault
 	Attempts  int       `json:"attempts"`
 	Stages    []Stage   `json:"stages,omitempty"`
+	// Retried is set on a failed file sent back to unprocessed/ for
+	// another try; the new try gets a record of its own.
+	Retried bool `json:"retried,omitempty"`
 }
 
 // Duration is the processing time of a finished file, or the time so far.
@@ -107,6 +110,7 @@ type Tracker struct {
 	seq     uint64
 	active  map[uint64]*File // queued and processing
 	history []*File          // finished, oldest first, at most limit
+	kept    map[State]int    // finished files in history, by state
 	byID    map[uint64]*File // active and history
 	limit   int
 	last    *File
@@ -138,6 +142,7 @@ func New(history int) *Tracker {
 		now:     time.Now,
 		active:  map[uint64]*File{},
 		byID:    map[uint64]*File{},
+		kept:    map[State]int{},
 		limit:   history,
 		plugins: map[string]*pluginAcc{},
 		subs:    map[chan Event]struct{}{},
@@ -271,14 +276,28 @@ func (t *Tracker) Finish(id uint64, r Result) {
 		}
 	}
 	t.history = append(t.history, f)
+	t.kept[f.State]++
 	if len(t.history) > t.limit {
 		old := t.history[0]
+		t.kept[old.State]--
 		t.history[0] = nil
 		t.history = t.history[1:]
 		if t.byID[old.ID] == old {
 			delete(t.byID, old.ID)
 		}
 	}
+	t.publish(f, false)
+}
+
+// MarkRetried records that a failed file was sent back for another try.
+func (t *Tracker) MarkRetried(id uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, ok := t.byID[id]
+	if !ok || f.State != Failed || f.Retried {
+		return
+	}
+	f.Retried = true
 	t.publish(f, false)
 }
 
@@ -382,40 +401,57 @@ func (t *Tracker) Get(id uint64) (File, bool) {
 }
 
 // Files returns the records in state (all states if ""), at most limit
-// from offset, and how many there are in all. Queued and processing files
-// come oldest first; finished files newest first.
+// (0: no limit) from offset, and how many there are in all. Queued and
+// processing files come oldest first; finished files newest first. The
+// cost grows with offset+limit, not with the history kept.
 func (t *Tracker) Files(state State, offset, limit int) ([]File, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var sel []*File
+	offset = max(offset, 0)
+	var active []*File
 	if state == "" || state == Queued || state == Processing {
 		for _, f := range t.active {
 			if state == "" || f.State == state {
-				sel = append(sel, f)
+				active = append(active, f)
 			}
 		}
-		sort.Slice(sel, func(i, j int) bool { return sel[i].ID < sel[j].ID })
+		sort.Slice(active, func(i, j int) bool { return active[i].ID < active[j].ID })
 	}
-	if state == "" || state == Processed || state == Failed {
-		for i := len(t.history) - 1; i >= 0; i-- {
-			if f := t.history[i]; state == "" || f.State == state {
-				sel = append(sel, f)
-			}
+	total := len(active)
+	switch state {
+	case "":
+		total += len(t.history)
+	case Processed, Failed:
+		total += t.kept[state]
+	}
+	want := total - offset
+	if limit > 0 {
+		want = min(want, limit)
+	}
+	out := make([]File, 0, max(want, 0))
+	skip := offset
+	for _, f := range active {
+		if len(out) == want {
+			return out, total
 		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		out = append(out, copyFile(f))
 	}
-	total := len(sel)
-	if offset < 0 {
-		offset = 0
+	if state != "" && state != Processed && state != Failed {
+		return out, total
 	}
-	if offset > total {
-		offset = total
-	}
-	end := total
-	if limit > 0 && offset+limit < total {
-		end = offset + limit
-	}
-	out := make([]File, 0, end-offset)
-	for _, f := range sel[offset:end] {
+	for i := len(t.history) - 1; i >= 0 && len(out) < want; i-- {
+		f := t.history[i]
+		if state != "" && f.State != state {
+			continue
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
 		out = append(out, copyFile(f))
 	}
 	return out, total

@@ -112,3 +112,34 @@ func TestRemoveAndPaging(t *testing.T) {
 		t.Errorf("queued = %d", s.Totals.Queued)
 	}
 }
+
+func TestFilesPaging(t *testing.T) {
+	tr := New(50)
+	for i := 0; i < 100; i++ {
+		id := tr.Queue("w", "f", 1)
+		tr.Start(id, "p", 1, 1)
+		var err error
+		if i%3 == 0 {
+			err = errors.New("x")
+		}
+		tr.Finish(id, Result{Err: err})
+	}
+	q := tr.Queue("w", "waiting", 1)
+	// History keeps ids 51..100; of those, failed are the multiples of 3 minus 1 (i%3==0 -> id=i+1).
+	failed, nf := tr.Files(Failed, 0, 0)
+	processed, np := tr.Files(Processed, 0, 0)
+	if nf != len(failed) || np != len(processed) || nf+np != 50 || nf != 17 {
+		t.Fatalf("failed %d/%d, processed %d/%d", len(failed), nf, len(processed), np)
+	}
+	page, n := tr.Files(Failed, 5, 3)
+	if n != 17 || len(page) != 3 || page[0].ID != failed[5].ID || page[2].ID != failed[7].ID {
+		t.Errorf("page = %v, total %d", page, n)
+	}
+	all, n := tr.Files("", 0, 2)
+	if n != 51 || len(all) != 2 || all[0].ID != q || all[1].ID != 100 {
+		t.Errorf("all = %+v, total %d", all, n)
+	}
+	if page, n := tr.Files(Processed, 100, 10); len(page) != 0 || n != 33 {
+		t.Errorf("past the end: %d, %d", len(page), n)
+	}
+}

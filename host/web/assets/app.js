@@ -183,7 +183,7 @@
   }
 
   function retryCell(f) {
-    if (state.retried.has(f.id)) return el('td', { class: 'muted' }, 'sent back');
+    if (f.retried || state.retried.has(f.id)) return el('td', { class: 'muted' }, 'sent back');
     return el('td', {}, el('form', { class: 'retry', method: 'post', action: `/api/files/${encodeURIComponent(f.id)}/retry` },
       el('input', { type: 'hidden', name: 'csrf', value: csrf }),
       el('button', { type: 'submit' }, 'Retry')));

@@ -1,0 +1,206 @@
+package wasm
+
+// Benchmarks of the plugin boundary (docs/BENCHMARKS.md). Names follow
+// the benchstat convention, with key=value parts; run them with
+//
+//	go test -run '^$' -bench . -count 10 ./host/wasm/ | tee new.txt
+//	benchstat old.txt new.txt
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/filehost/host/internal/wasmtest"
+)
+
+// benchPlugin loads a plugin for a benchmark, compiled through the cache
+// that the package's tests share.
+func benchPlugin(b *testing.B, name, path, config string) *Plugin {
+	b.Helper()
+	e, err := NewEngine(filepath.Join(os.TempDir(), "wasmtest-cache"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := Spec{Name: name, Path: path}
+	if config != "" {
+		spec.Config = []byte(config)
+	}
+	p, err := e.Load(context.Background(), spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = p.Close(context.Background())
+		_ = e.Close(context.Background())
+	})
+	return p
+}
+
+func benchCat(b *testing.B) *Plugin {
+	return benchPlugin(b, "cat", wasmtest.Build(b, "testdata/cat"), "")
+}
+
+// benchText returns size bytes of log-like lines with whitespace to trim,
+// lower-case letters, and addresses and card numbers to redact.
+func benchText(size int) []byte {
+	templates := []string{
+		"  2026-11-29T10:%02d:00Z info user bob.smith@example.org logged in from 10.0.%d.7  ",
+		"\t2026-11-29T10:%02d:01Z warn payment with card 4111 1111 1111 1111 declined for order %d",
+		"2026-11-29T10:%02d:02Z info get /api/v1/items status 200 in %dms from 2001:db8::1f ",
+		"2026-11-29T10:%02d:03Z debug cache hit ratio 0.97 over %d keys, nothing to mask here",
+	}
+	var buf bytes.Buffer
+	for i := 0; buf.Len() < size; i++ {
+		fmt.Fprintf(&buf, templates[i%len(templates)], i%60, i%1000)
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes()[:size]
+}
+
+// BenchmarkCall is one call of an empty export (plugin_abi_version): the
+// floor of crossing into a plugin.
+func BenchmarkCall(b *testing.B) {
+	p := benchCat(b)
+	inst, err := p.acquire(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.release(inst, false)
+	fn := inst.mod.ExportedFunction("plugin_abi_version")
+	ctx := inst.bind(context.Background())
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := inst.invoke(ctx, fn); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkChunkCall is the host's whole path for one tiny chunk through a
+// pass-through plugin: copy into the plugin's buffer, plugin_chunk, the
+// SDK's line split (output is batched in the plugin, so no emit here).
+func BenchmarkChunkCall(b *testing.B) {
+	p := benchCat(b)
+	s := &stage{next: io.Discard, lim: DefaultLimits, stats: &StageStats{}}
+	if err := s.start(context.Background(), p, "bench.txt"); err != nil {
+		b.Fatal(err)
+	}
+	defer s.release()
+	chunk := []byte("x\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.chunk(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if err := s.finish(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkCheckout takes an instance from the pool and puts it back.
+func BenchmarkCheckout(b *testing.B) {
+	p := benchCat(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		inst, err := p.acquire(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.release(inst, false)
+	}
+}
+
+// BenchmarkRunEmpty is the fixed cost of a file: Run of an empty input
+// (checkout, plugin_begin, plugin_end, release) through 1 and 3 plugins.
+func BenchmarkRunEmpty(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("plugins=%d", n), func(b *testing.B) {
+			chain := make([]*Plugin, n)
+			for i := range chain {
+				chain[i] = benchCat(b)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Run(context.Background(), chain, "empty.txt", bytes.NewReader(nil), io.Discard, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRun is throughput: 4 MiB of text (and 4 KiB, a small file)
+// through chains of pass-through plugins and of the example plugins.
+func BenchmarkRun(b *testing.B) {
+	chains := []struct {
+		name    string
+		plugins []string
+	}{
+		{"cat", []string{"cat"}},
+		{"cat-cat-cat", []string{"cat", "cat", "cat"}},
+		{"trim", []string{"trim"}},
+		{"upper", []string{"upper"}},
+		{"redact", []string{"redact"}},
+		{"trim-upper-redact", []string{"trim", "upper", "redact"}},
+	}
+	for _, size := range []int{4 << 10, 4 << 20} {
+		in := benchText(size)
+		for _, c := range chains {
+			b.Run(fmt.Sprintf("chain=%s/size=%s", c.name, sizeName(size)), func(b *testing.B) {
+				chain := make([]*Plugin, len(c.plugins))
+				for i, name := range c.plugins {
+					if name == "cat" {
+						chain[i] = benchCat(b)
+					} else {
+						chain[i] = benchPlugin(b, name, wasmtest.Plugin(b, name), "")
+					}
+				}
+				b.SetBytes(int64(len(in)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := Run(context.Background(), chain, "in.txt", bytes.NewReader(in), io.Discard, Limits{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkLines is the SDK's per-line cost inside a plugin: 4 MiB of lines
+// of one length through the pass-through plugin, reported per line.
+func BenchmarkLines(b *testing.B) {
+	const size = 4 << 20
+	for _, n := range []int{16, 80, 1000} {
+		b.Run(fmt.Sprintf("len=%d", n), func(b *testing.B) {
+			p := benchCat(b)
+			line := strings.Repeat("x", n-1) + "\n"
+			in := []byte(strings.Repeat(line, size/n))
+			lines := len(in) / n
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Run(context.Background(), []*Plugin{p}, "in.txt", bytes.NewReader(in), io.Discard, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(lines), "ns/line")
+		})
+	}
+}
+
+func sizeName(n int) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%dMiB", n>>20)
+	}
+	return fmt.Sprintf("%dKiB", n>>10)
+}

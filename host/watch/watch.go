@@ -323,7 +323,7 @@ func (w *Watcher) handleEvent(ev fsnotify.Event) {
 		return // a sibling of the folder, seen through the parent's watch
 	}
 	name := filepath.Base(path)
-	if ignoredName(name) {
+	if Ignored(name) {
 		return
 	}
 	// The event's kind is only a hint (a Remove may be followed by a new
@@ -613,7 +613,7 @@ func (w *Watcher) scan(known map[string]struct{}, room int) (found []File, prese
 		entries, err := d.ReadDir(batch)
 		for _, de := range entries {
 			name := de.Name()
-			if ignoredName(name) || !w.regularLocked(name, de.Type()) {
+			if Ignored(name) || !w.regularLocked(name, de.Type()) {
 				continue
 			}
 			if _, ok := known[name]; ok {
@@ -765,7 +765,9 @@ var tempSuffixes = []string{".part", ".tmp", ".crdownload", ".swp", "~"}
 
 // ignoredName reports whether a name is never tracked, whatever it is:
 // dotfiles and temporary names.
-func ignoredName(name string) bool {
+// Ignored reports whether the watcher skips a file because of its name: a
+// dotfile or a temporary name (.part, .tmp, .crdownload, .swp, ~).
+func Ignored(name string) bool {
 	if strings.HasPrefix(name, ".") {
 		return true
 	}

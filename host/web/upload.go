@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/filehost/host/host"
+	"github.com/filehost/host/host/watch"
 )
 
 // uploadPrefix starts the temporary names of uploads being received.
@@ -224,24 +225,13 @@ func SanitizeName(raw string) (string, error) {
 		return "", fmt.Errorf("file name %q is empty once made safe (it names a folder, not a file)", raw)
 	}
 	name = shorten(name, maxNameBytes)
-	if ignoredByWatcher(name) {
+	if watch.Ignored(name) {
 		return "", fmt.Errorf("file name %q ends like a temporary file that the watcher never takes; rename it", name)
 	}
 	if !filepath.IsLocal(name) || strings.ContainsRune(name, '/') {
 		return "", fmt.Errorf("file name %q is not a plain name", raw) // Cannot happen: belt and braces.
 	}
 	return name, nil
-}
-
-// ignoredByWatcher mirrors the temporary suffixes host/watch skips.
-func ignoredByWatcher(name string) bool {
-	lower := strings.ToLower(name)
-	for _, s := range []string{".part", ".tmp", ".crdownload", ".swp", "~"} {
-		if strings.HasSuffix(lower, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // shorten cuts name to n bytes on a rune boundary, keeping its extension

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"github.com/filehost/host/host/watch"
 	"mime"
 	"mime/multipart"
 	"net/textproto"
@@ -156,7 +157,7 @@ func FuzzSanitizeName(f *testing.F) {
 		}
 		if name == "" || name == "." || name == ".." || strings.HasPrefix(name, ".") ||
 			strings.ContainsAny(name, "/\\\x00") || !filepath.IsLocal(name) ||
-			len(name) > maxNameBytes || !utf8.ValidString(name) || ignoredByWatcher(name) {
+			len(name) > maxNameBytes || !utf8.ValidString(name) || watch.Ignored(name) {
 			t.Fatalf("SanitizeName(%q) = %q", raw, name)
 		}
 	})

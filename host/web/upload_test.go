@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"github.com/filehost/host/host/watch"
 	"mime"
 	"mime/multipart"
 	"net/textproto"
@@ -13,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/filehost/host/host/watch"
 )
 
 type part struct {

@@ -30,6 +30,16 @@ retry_delay = "10ms"
 grace = "5s"
 sync = false
 `+body, testPlugins(t))
+	svc, stop := startService(t, h)
+	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+	waitFor(t, "ready", func() bool { return svc.Ready() == nil })
+	return svc, folder, stop
+}
+
+// startService runs h's watch mode until stop (or the test's end) and
+// checks Run returned nil. stop may be called more than once.
+func startService(t *testing.T, h *Host) (*Service, func()) {
+	t.Helper()
 	svc, err := NewService(h, ServiceOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -37,22 +47,23 @@ sync = false
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	stopped := false
+	var once sync.Once
 	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		svc.Close()
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Error("Run did not return")
+			}
+			svc.Close()
+		})
 	}
 	t.Cleanup(stop)
-	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
-	waitFor(t, "ready", func() bool { return svc.Ready() == nil })
-	return svc, folder, stop
+	return svc, stop
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -84,14 +95,7 @@ func TestServiceProcessesFiles(t *testing.T) {
 	wd := filepath.Join(dir, "watch_dir")
 	folder, _ := OpenFolder(wd)
 	put(t, filepath.Join(folder.Unprocessed, "before.txt"), "was here first\n")
-	svc, err := NewService(h, ServiceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- svc.Run(ctx) }()
+	svc, stop := startService(t, h)
 
 	waitFor(t, "the file present at start", func() bool { return count(folder.Processed) == 1 })
 	put(t, filepath.Join(folder.Unprocessed, "after.txt"), "dropped later\n")
@@ -105,10 +109,7 @@ func TestServiceProcessesFiles(t *testing.T) {
 	if snap.Totals.Processed != 2 || snap.Last == nil || snap.Last.Name != "after.txt" || len(snap.Last.Stages) != 1 {
 		t.Errorf("tracker = %+v, last %+v", snap.Totals, snap.Last)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 }
 
 // A writer that appends for 5 seconds: the output is the whole file,
@@ -303,14 +304,7 @@ name = "slow"
 plugins = ["faulty"]
 `, testPlugins(t))
 	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
-	svc, err := NewService(h, ServiceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- svc.Run(ctx) }()
+	svc, stop := startService(t, h)
 	// About 10 seconds of work in chunks of about 0.2 seconds: the grace
 	// period stops it between chunks.
 	big := strings.Repeat("slow\n", 10000)
@@ -319,15 +313,7 @@ plugins = ["faulty"]
 		_, n := svc.Tracker().Files(tracker.Processing, 0, 1)
 		return n == 1
 	})
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return")
-	}
+	stop()
 	if got, _ := os.ReadFile(filepath.Join(folder.Unprocessed, "long.txt")); string(got) != big {
 		t.Errorf("the file is not back in unprocessed/ as it was")
 	}
@@ -356,14 +342,7 @@ sync = false
 	}
 	t.Cleanup(func() { exec.Command("umount", wd).Run() })
 	folder, _ := OpenFolder(wd)
-	svc, err := NewService(h, ServiceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- svc.Run(ctx) }()
+	_, stop := startService(t, h)
 
 	big := strings.Repeat("fills the disk twice over\n", 600<<10/26) // 600 KiB in, 600 KiB out
 	put(t, filepath.Join(folder.Unprocessed, "big.txt"), big)
@@ -371,8 +350,7 @@ sync = false
 		_, err := os.Stat(filepath.Join(folder.Failed, "big.txt.error.json"))
 		return err == nil
 	})
-	cancel()
-	<-done
+	stop()
 	var rep ErrorReport
 	data, _ := os.ReadFile(filepath.Join(folder.Failed, "big.txt.error.json"))
 	json.Unmarshal(data, &rep)
@@ -399,14 +377,7 @@ func TestServiceManyFilesWaiting(t *testing.T) {
 		put(t, filepath.Join(folder.Unprocessed, fmt.Sprintf("f%06d", i)), "x\n")
 	}
 	fdsBefore := openFDs(t)
-	svc, err := NewService(h, ServiceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- svc.Run(ctx) }()
+	svc, stop := startService(t, h)
 	waitFor(t, "some files processed", func() bool { return svc.Tracker().Snapshot().Totals.Processed >= 2000 })
 	maxQueued, maxFDs := 0, 0
 	for range 20 {
@@ -414,8 +385,7 @@ func TestServiceManyFilesWaiting(t *testing.T) {
 		maxFDs = max(maxFDs, openFDs(t)-fdsBefore)
 		time.Sleep(20 * time.Millisecond)
 	}
-	cancel()
-	<-done
+	stop()
 	if maxQueued > 1000 {
 		t.Errorf("%d files queued at once, want at most run.queue = 1000", maxQueued)
 	}

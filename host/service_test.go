@@ -405,3 +405,36 @@ func openFDs(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+// Two watched folders, each with its own pipeline.
+func TestServiceSeveralFolders(t *testing.T) {
+	h, dir := newHost(t, `
+[run]
+settle = "50ms"
+sync = false
+[[watch]]
+dir = "shout"
+pipelines = ["upper"]
+[[watch]]
+dir = "keep"
+pipelines = ["keep"]
+[[pipeline]]
+name = "upper"
+plugins = ["upper"]
+[[pipeline]]
+name = "keep"
+plugins = []
+`, testPlugins(t))
+	startService(t, h)
+	shout, _ := OpenFolder(filepath.Join(dir, "shout"))
+	keep, _ := OpenFolder(filepath.Join(dir, "keep"))
+	put(t, filepath.Join(shout.Unprocessed, "a.txt"), "a\n")
+	put(t, filepath.Join(keep.Unprocessed, "a.txt"), "a\n")
+	waitFor(t, "both files", func() bool { return count(shout.Processed) == 1 && count(keep.Processed) == 1 })
+	if got, _ := os.ReadFile(filepath.Join(shout.Processed, "a.txt")); string(got) != "A\n" {
+		t.Errorf("shout: %q", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(keep.Processed, "a.txt")); string(got) != "a\n" {
+		t.Errorf("keep: %q", got)
+	}
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/filehost/host/internal/wasmtest"
+)
+
+// TestQuickRun runs the whole harness on tiny inputs against a freshly
+// built host and the chain's plugins, and checks that every figure made it
+// into the JSON and that the temporary folder is gone. It says nothing
+// about speed.
+func TestQuickRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the real binary for about a minute")
+	}
+	dir := t.TempDir()
+	hostBin := filepath.Join(dir, "host")
+	build := exec.Command("go", "build", "-o", hostBin, "./cmd/host")
+	build.Dir = wasmtest.Root(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build host: %v\n%s", err, out)
+	}
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.Mkdir(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"trim", "upper", "redact"} {
+		data, err := os.ReadFile(wasmtest.Plugin(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(plugins, name+".wasm"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	jsonOut := filepath.Join(dir, "bench.json")
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code := run(ctx, []string{"-quick", "-host", hostBin, "-plugins", plugins, "-json", jsonOut, "-tmp", tmp,
+		"-files", "40", "-coreutils-files", "10", "-paced", "10", "-large", "2MiB"}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
+	}
+
+	var res Results
+	data, err := os.ReadFile(jsonOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"large.host.mb_per_s", "large.host.peak_rss_mib", "large.host.peak_rss_small_mib", "large.cat.mb_per_s",
+		"startup.host.cold_s", "startup.host.warm_s",
+	}
+	for _, v := range []string{"sync", "nosync"} {
+		for _, sys := range []string{sysHost, sysNative, sysCoreutils} {
+			for _, m := range []string{"files_per_s", "p50_ms", "p99_ms"} {
+				want = append(want, "small."+v+"."+sys+"."+m)
+			}
+			for _, m := range []string{"p50_ms", "p99_ms"} {
+				want = append(want, "paced."+v+"."+sys+"."+m)
+			}
+		}
+	}
+	b := &bench{o: &options{chain: []string{"trim", "upper", "redact"}}}
+	if b.coreutilsMissing(false) == "" {
+		want = append(want, "large.coreutils.mb_per_s", "large.coreutils.peak_rss_mib")
+	}
+	for _, key := range want {
+		v, ok := res.Figures[key]
+		if !ok {
+			if skipped(res.Skipped, key) {
+				continue
+			}
+			t.Errorf("figure %s missing and not skipped", key)
+			continue
+		}
+		if v <= 0 {
+			t.Errorf("figure %s = %v, want > 0", key, v)
+		}
+		if n := len(res.Samples[key]); n != 1 {
+			t.Errorf("figure %s has %d samples, want 1 (-quick)", key, n)
+		}
+	}
+	for _, key := range []string{"small.sync.files_per_s.host/native", "large.mb_per_s.host/cat"} {
+		if _, ok := res.Ratios[key]; !ok {
+			t.Errorf("ratio %s missing", key)
+		}
+	}
+	if len(res.Targets) < 4 {
+		t.Errorf("%d targets checked, want at least 4", len(res.Targets))
+	}
+	if got := res.Params["startup_plugins"]; got != float64(10) {
+		t.Errorf("start-up loaded %v plugins, want 10", got)
+	}
+	if res.Machine.CPUs < 1 || res.Machine.Go == "" {
+		t.Errorf("machine not described: %+v", res.Machine)
+	}
+	for _, s := range []string{"files/s", "host÷native", "targets"} {
+		if !strings.Contains(stdout.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, &stdout)
+		}
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+func skipped(skips map[string]string, key string) bool {
+	for pattern := range skips {
+		if matchKey(pattern, key) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-quick", "-reps", "2", "-large", "3MiB", "-file-size", "1KiB"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.files != 200 || o.reps != 2 || o.large != 3<<20 || o.fileSize != 1<<10 {
+		t.Errorf("-quick with explicit flags: files %d reps %d large %d file size %d", o.files, o.reps, o.large, o.fileSize)
+	}
+	for _, args := range [][]string{
+		{"-only", "nope"}, {"-reps", "0"}, {"-large", "1.5GiB"}, {"-chain", ""}, {"extra"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"4096": 4096, "4KiB": 4096, " 8 MiB": 8 << 20, "1GiB": 1 << 30, "12B": 12} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1.5MiB", "4kb", "MiB"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q): no error", in)
+		}
+	}
+}
+
+func TestPercentileAndMedian(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 200; i++ {
+		d = append(d, time.Duration(i))
+	}
+	if p := percentile(d, 50); p != 100 {
+		t.Errorf("p50 of 1..200 = %d, want 100", p)
+	}
+	if p := percentile(d, 99); p != 198 {
+		t.Errorf("p99 of 1..200 = %d, want 198", p)
+	}
+	if p := percentile(d[:1], 99); p != 1 {
+		t.Errorf("p99 of one value = %d, want 1", p)
+	}
+	if m := median([]float64{3, 1, 2}); m != 2 {
+		t.Errorf("median = %v, want 2", m)
+	}
+	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
+		t.Errorf("median = %v, want 2.5", m)
+	}
+}
+
+func TestShellPipeline(t *testing.T) {
+	got := shellPipeline([]string{"trim", "upper"})
+	if !strings.HasPrefix(got, `sed -E`) || !strings.Contains(got, `< "$in" | tr a-z A-Z > "$out"`) {
+		t.Errorf("pipeline = %s", got)
+	}
+	if got := shellPipeline([]string{"trim", "csv2jsonl"}); got != "" {
+		t.Errorf("a plugin without an equivalent gave %q", got)
+	}
+	if !haveTool("bash") || !haveTool("sed") || !haveTool("tr") {
+		t.Skip("bash, sed or tr not installed")
+	}
+	// The baseline does the chain's kind of work on a sample line.
+	cmd := exec.Command("bash", "-c", `in=/dev/stdin out=/dev/stdout; `+shellPipeline([]string{"trim", "upper", "redact"}))
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Stdin = strings.NewReader("  mail bob@example.org from 10.0.0.1 and 2001:db8::1 card 4111 1111 1111 1111 at 10:22:33  \n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "MAIL [EMAIL] FROM [IPV4] AND [IPV6] CARD [CARD] AT 10:22:33\n"; string(out) != want {
+		t.Errorf("pipeline output %q, want %q", out, want)
+	}
+}

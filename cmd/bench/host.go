@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// chainConfig returns a config for the measured chain, in watch folder
+// watch (relative to the config file or absolute).
+func (b *bench) chainConfig(watch string, durable bool) string {
+	var c strings.Builder
+	fmt.Fprintf(&c, "plugin_dir = %s\n", strconv.Quote(b.o.plugins))
+	fmt.Fprintf(&c, "cache_dir = %s\n\n", strconv.Quote(b.cacheDir()))
+	fmt.Fprintf(&c, "[[watch]]\ndir = %s\n\n", strconv.Quote(watch))
+	fmt.Fprintf(&c, "[[pipeline]]\nname = \"bench\"\nplugins = [%s]\n\n", quoteList(b.o.chain))
+	fmt.Fprintf(&c, "[run]\nworkers = %d\nsettle = %q\nsync = %t\n\n", b.o.workers, b.o.settle.String(), durable)
+	c.WriteString("[dashboard]\nenabled = false\n")
+	return c.String()
+}
+
+func quoteList(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// cacheDir is the compilation cache of the chain's runs, warmed once so
+// that they measure processing, not compiling.
+func (b *bench) cacheDir() string { return filepath.Join(b.tmp, "cache") }
+
+func (b *bench) warmCache(ctx context.Context) error {
+	if b.warmed {
+		return nil
+	}
+	dir := filepath.Join(b.tmp, "warm")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(b.chainConfig("watch", true)), 0o644); err != nil {
+		return err
+	}
+	out, err := exec.CommandContext(ctx, b.o.host, "--config", cfg, "--check").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s --check: %w\n%s", b.o.host, err, out)
+	}
+	b.warmed = true
+	return nil
+}
+
+// hostMover is bin/host --watch. Processed times come from its JSON log:
+// the time of each "file processed" line, which the service writes right
+// after the file's commit to processed/ returns.
+type hostMover struct {
+	cmd      *exec.Cmd
+	ready    chan struct{}
+	done     chan struct{} // closed once the process has exited
+	waitErr  error
+	stopOnce sync.Once
+	stopErr  error
+
+	mu        sync.Mutex
+	processed map[string]time.Time
+	failed    []string
+	tail      []string // last lines of its log
+}
+
+func (b *bench) startHost(ctx context.Context, dir, watch string, durable bool) (*hostMover, error) {
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(b.chainConfig(watch, durable)), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(b.o.host, "--config", cfg, "--watch", "--log-format", "json", "--log-level", "info")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a terminal's ^C goes to us, and we stop it
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	m := &hostMover{cmd: cmd, ready: make(chan struct{}), done: make(chan struct{}), processed: map[string]time.Time{}}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		readyOnce := sync.Once{}
+		for sc.Scan() {
+			var rec struct {
+				Time time.Time `json:"time"`
+				Msg  string    `json:"msg"`
+				File string    `json:"file"`
+			}
+			line := sc.Text()
+			_ = json.Unmarshal([]byte(line), &rec)
+			m.mu.Lock()
+			switch rec.Msg {
+			case "watching":
+				readyOnce.Do(func() { close(m.ready) })
+			case "file processed":
+				m.processed[rec.File] = rec.Time
+			case "file failed":
+				m.failed = append(m.failed, line)
+			}
+			if rec.Msg != "file processed" {
+				m.tail = append(m.tail, line)
+				if len(m.tail) > 10 {
+					m.tail = m.tail[1:]
+				}
+			}
+			m.mu.Unlock()
+		}
+		m.waitErr = cmd.Wait()
+		close(m.done)
+	}()
+	select {
+	case <-m.ready:
+		return m, nil
+	case <-m.done:
+		return nil, fmt.Errorf("host exited before it was ready: %v%s", m.waitErr, m.describe())
+	case <-ctx.Done():
+		_ = m.stop()
+		return nil, fmt.Errorf("host not ready: %w%s", ctx.Err(), m.describe())
+	}
+}
+
+func (m *hostMover) exited() <-chan struct{} { return m.done }
+
+// stop sends SIGTERM, the graceful shutdown, and waits; a host that does
+// not stop within a minute is killed.
+func (m *hostMover) stop() error {
+	m.stopOnce.Do(func() {
+		select {
+		case <-m.done:
+			m.stopErr = fmt.Errorf("host exited on its own: %v", m.waitErr)
+			return
+		default:
+		}
+		_ = m.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-m.done:
+			m.stopErr = m.waitErr
+		case <-time.After(time.Minute):
+			_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+			<-m.done
+			m.stopErr = fmt.Errorf("host did not stop within a minute of SIGTERM")
+		}
+	})
+	return m.stopErr
+}
+
+func (m *hostMover) times(names []string) (map[string]time.Time, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.processed, "host log"
+}
+
+func (m *hostMover) describe() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	lines := m.tail
+	if len(m.failed) > 0 {
+		lines = m.failed[:min(len(m.failed), 3)]
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return "; host log:\n  " + strings.Join(lines, "\n  ")
+}
+
+// startupPhase times bin/host --check with o.startup plugin entries, first
+// with an empty compilation cache, then with the cache it filled.
+func (b *bench) startupPhase(ctx context.Context, _ []byte) error {
+	dir := filepath.Join(b.tmp, "startup")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	entries, distinct, err := b.startupEntries()
+	if err != nil {
+		return err
+	}
+	b.res.Params["startup_plugins"] = len(entries)
+	b.res.Params["startup_distinct_wasm"] = distinct
+	for rep := 1; rep <= b.o.reps; rep++ {
+		cache, err := os.MkdirTemp(dir, "cache-")
+		if err != nil {
+			return err
+		}
+		cfg := filepath.Join(dir, "config.toml")
+		if err := os.WriteFile(cfg, []byte(startupConfig(b.o.plugins, cache, entries)), 0o644); err != nil {
+			return err
+		}
+		for _, phase := range []string{"cold", "warm"} {
+			syscall.Sync()
+			start := time.Now()
+			out, err := exec.CommandContext(ctx, b.o.host, "--config", cfg, "--check").CombinedOutput()
+			took := time.Since(start)
+			if err != nil {
+				return fmt.Errorf("%s --check (%s cache): %w\n%s", b.o.host, phase, err, out)
+			}
+			if n := strings.Count(string(out), "\nplugin ") + boolInt(strings.HasPrefix(string(out), "plugin ")); n != len(entries) {
+				return fmt.Errorf("--check loaded %d plugins, want %d:\n%s", n, len(entries), out)
+			}
+			b.res.add("startup.host."+phase+"_s", took.Seconds())
+			b.logf("start-up %s cache, %d plugins, rep %d/%d: %.2f s", phase, len(entries), rep, b.o.reps, took.Seconds())
+		}
+		if err := os.RemoveAll(cache); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// startupEntry is one [plugins.NAME] entry of the start-up config.
+type startupEntry struct {
+	name, wasm, settings string
+}
+
+// Settings that a plugin needs (grep), and other settings for the extra
+// entries that reuse a .wasm: each entry is its own plugin (docs/CONFIG.md).
+var (
+	firstSettings = map[string]string{"grep": `{ pattern = "ERROR" }`}
+	otherSettings = map[string]string{
+		"trim":      `{ chars = " \t." }`,
+		"redact":    `{ kinds = ["email"] }`,
+		"grep":      `{ pattern = "WARN", ignore_case = true }`,
+		"count":     `{ prefix = "## " }`,
+		"dedupe":    `{ adjacent = true }`,
+		"csv2jsonl": `{ delimiter = ";" }`,
+	}
+)
+
+// startupEntries is every .wasm in the plugin folder with its default
+// settings, then entries reusing them with other settings, up to
+// o.startup entries; and how many distinct .wasm files they load.
+func (b *bench) startupEntries() ([]startupEntry, int, error) {
+	paths, err := filepath.Glob(filepath.Join(b.o.plugins, "*.wasm"))
+	if err != nil || len(paths) == 0 {
+		return nil, 0, fmt.Errorf("no .wasm files in %s", b.o.plugins)
+	}
+	var entries []startupEntry
+	used := map[string]bool{}
+	for i := 0; len(entries) < b.o.startup; i++ {
+		p := paths[i%len(paths)]
+		base := strings.TrimSuffix(filepath.Base(p), ".wasm")
+		e := startupEntry{name: base, wasm: p, settings: firstSettings[base]}
+		if round := i / len(paths); round > 0 {
+			e.name = fmt.Sprintf("%s_%d", base, round+1)
+			e.settings = otherSettings[base]
+		}
+		entries = append(entries, e)
+		used[p] = true
+	}
+	return entries, len(used), nil
+}
+
+func startupConfig(plugins, cache string, entries []startupEntry) string {
+	var c strings.Builder
+	fmt.Fprintf(&c, "plugin_dir = %s\ncache_dir = %s\n\n", strconv.Quote(plugins), strconv.Quote(cache))
+	fmt.Fprintf(&c, "[[pipeline]]\nname = \"first\"\nplugins = [%s]\n\n", strconv.Quote(entries[0].name))
+	c.WriteString("[dashboard]\nenabled = false\n\n")
+	for _, e := range entries {
+		fmt.Fprintf(&c, "[plugins.%s]\npath = %s\n", e.name, strconv.Quote(e.wasm))
+		if e.settings != "" {
+			fmt.Fprintf(&c, "config = %s\n", e.settings)
+		}
+		c.WriteString("\n")
+	}
+	return c.String()
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// largePhase runs one large file through the chain with
+// bin/host --input --output, next to cat and the coreutils pipeline
+// writing their output to the same folder. The host's peak RSS is also
+// measured on a file 1/16 the size, to show whether it grows with size.
+func (b *bench) largePhase(ctx context.Context, corpus []byte) error {
+	if err := b.warmCache(ctx); err != nil {
+		return err
+	}
+	dir := filepath.Join(b.tmp, "large")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	big := filepath.Join(dir, "big.txt")
+	small := filepath.Join(dir, "small.txt")
+	smallSize := max(b.o.large/16, 1<<20)
+	b.logf("writing a %s file", formatSize(b.o.large))
+	if err := writeLarge(big, b.o.large, corpus); err != nil {
+		return err
+	}
+	if err := writeLarge(small, smallSize, corpus); err != nil {
+		return err
+	}
+	b.res.Params["large_small_bytes"] = smallSize
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(b.chainConfig("watch", true)), 0o644); err != nil {
+		return err
+	}
+	pipeline := shellPipeline(b.o.chain)
+	coreutils := b.coreutilsMissing(false) == ""
+	if !coreutils {
+		b.res.skip("large.coreutils", b.coreutilsMissing(false))
+	}
+	out := filepath.Join(dir, "out")
+	for rep := 1; rep <= b.o.reps; rep++ {
+		host := func(in string) *exec.Cmd {
+			return exec.CommandContext(ctx, b.o.host, "--config", cfg, "--input", in, "--output", out)
+		}
+		type run struct {
+			sys    string
+			cmd    *exec.Cmd
+			stdout bool // the command writes its output to standard output
+		}
+		runs := []run{
+			{sysHost, host(big), false},
+			{sysCat, exec.CommandContext(ctx, "cat", big), true},
+		}
+		if coreutils {
+			sh := exec.CommandContext(ctx, "bash", "-o", "pipefail", "-c", "in=$1 out=$2; "+pipeline, "bash", big, out)
+			sh.Env = append(os.Environ(), "LC_ALL=C")
+			runs = append(runs, run{sysCoreutils, sh, false})
+		}
+		for _, r := range runs {
+			took, rss, size, err := measure(r.cmd, out, r.stdout)
+			if err != nil {
+				return fmt.Errorf("%s, repetition %d: %w", r.sys, rep, err)
+			}
+			mbps := float64(b.o.large) / took.Seconds() / 1e6
+			b.res.add("large."+r.sys+".mb_per_s", mbps)
+			b.res.add("large."+r.sys+".peak_rss_mib", rss)
+			b.res.Params["large_output_bytes_"+r.sys] = size
+			b.logf("large file %-9s rep %d/%d: %7.1f MB/s  %6.1f s  peak RSS %6.1f MiB  output %d bytes",
+				r.sys, rep, b.o.reps, mbps, took.Seconds(), rss, size)
+		}
+		_, rss, _, err := measure(host(small), out, false)
+		if err != nil {
+			return fmt.Errorf("host on %s, repetition %d: %w", formatSize(smallSize), rep, err)
+		}
+		b.res.add("large.host.peak_rss_small_mib", rss)
+	}
+	return nil
+}
+
+// measure runs cmd, with its standard output to the file out if stdout is
+// set (else cmd writes out itself), and returns its wall time, its peak RSS
+// in MiB (see rssSampler), and the size of out, which it then removes.
+func measure(cmd *exec.Cmd, out string, stdout bool) (time.Duration, float64, int64, error) {
+	syscall.Sync() // no write-back of the previous run during this one
+	if stdout {
+		f, err := os.Create(out)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		defer f.Close()
+		cmd.Stdout = f
+	}
+	stderr := &tailWriter{}
+	cmd.Stderr = stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, 0, err
+	}
+	rss := sampleRSS(cmd.Process.Pid)
+	err := cmd.Wait()
+	took := time.Since(start)
+	peak := rss.peakMiB()
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("%s: %w: %s", cmd.Path, err, stderr.b)
+	}
+	fi, err := os.Stat(out)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if err := os.Remove(out); err != nil {
+		return 0, 0, 0, err
+	}
+	return took, peak, fi.Size(), nil
+}
+
+// tailWriter keeps the last KiB written to it.
+type tailWriter struct{ b []byte }
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 1024 {
+		t.b = t.b[len(t.b)-1024:]
+	}
+	return len(p), nil
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// shellStages are coreutils commands doing roughly what each example plugin
+// does, for the baselines. They are not byte-for-byte equal: sed's regular
+// expressions find e-mail, IP and card-like text without redact's checks
+// (no Luhn test, no IPv6 parse), and tr maps ASCII only. They run with
+// LC_ALL=C, sed's fastest mode, so the baseline is as strong as it can be.
+var shellStages = map[string]string{
+	"trim":  `sed -E 's/^[[:space:]]+//;s/[[:space:]]+$//'`,
+	"upper": `tr a-z A-Z`,
+	"lower": `tr A-Z a-z`,
+	"redact": `sed -E ` +
+		`-e 's/[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/[EMAIL]/g' ` +
+		`-e 's/([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:)*[0-9A-Fa-f]{0,4}::([0-9A-Fa-f]{1,4}:)*[0-9A-Fa-f]{0,4}/[IPV6]/g' ` +
+		`-e 's/([0-9]{1,3}\.){3}[0-9]{1,3}/[IPV4]/g' ` +
+		`-e 's/[2-6][0-9]{3}([ -]?[0-9]{4}){3}/[CARD]/g'`,
+}
+
+// shellPipeline returns the coreutils pipeline equivalent to the chain,
+// reading "$in" and writing "$out", or "" if a plugin has no equivalent.
+func shellPipeline(chain []string) string {
+	var stages []string
+	for _, name := range chain {
+		s, ok := shellStages[name]
+		if !ok {
+			return ""
+		}
+		stages = append(stages, s)
+	}
+	stages[0] += ` < "$in"`
+	stages[len(stages)-1] += ` > "$out"`
+	return strings.Join(stages, " | ")
+}
+
+// coreutilsMissing says why the coreutils baseline cannot run, or "".
+func (b *bench) coreutilsMissing(watch bool) string {
+	if shellPipeline(b.o.chain) == "" {
+		return fmt.Sprintf("no coreutils equivalent for the chain %s (known: trim, upper, lower, redact)", strings.Join(b.o.chain, ","))
+	}
+	tools := []string{"bash", "sed", "tr"}
+	if watch {
+		tools = append(tools, "inotifywait", "xargs", "sync")
+	}
+	for _, t := range tools {
+		if !haveTool(t) {
+			hint := ""
+			if t == "inotifywait" {
+				hint = " (apt-get install inotify-tools)"
+			}
+			return t + " is not installed" + hint
+		}
+	}
+	return ""
+}
+
+// shellMover is the coreutils pipeline driven by inotifywait: each file
+// moved into unprocessed/ is claimed with mv, run through the pipeline into
+// a temporary name in processed/, renamed into place, and removed, with
+// up to o.workers files at once (xargs -P). With sync it fsyncs what the
+// host fsyncs, with sync(1). Processed times are the files' ctimes, the
+// time of the rename into processed/ (to the kernel clock's tick).
+type shellMover struct {
+	watch    string
+	cmd      *exec.Cmd
+	done     chan struct{}
+	waitErr  error
+	stopOnce sync.Once
+	stopErr  error
+
+	mu   sync.Mutex
+	tail []string
+}
+
+func (b *bench) startCoreutils(ctx context.Context, watch string, durable bool) (*shellMover, error) {
+	syncCmd := func(path string) string {
+		if !durable {
+			return ""
+		}
+		return "sync -- " + path + "\n"
+	}
+	perFile := `f=$1
+in="$D/underprocess/$f"
+out="$D/processed/.tmp-$f"
+mv -- "$D/unprocessed/$f" "$in" 2>/dev/null || exit 0
+` + syncCmd(`"$D/underprocess"`) + shellPipeline(b.o.chain) + `
+` + syncCmd(`"$out"`) + `mv -- "$out" "$D/processed/$f"
+` + syncCmd(`"$D/processed"`) + `rm -- "$in"
+` + syncCmd(`"$D/underprocess"`)
+	outer := `inotifywait -m -e moved_to --format '%f' "$D/unprocessed" | xargs -d '\n' -n 1 -P "$P" sh -c "$S" sh`
+	cmd := exec.Command("bash", "-c", outer)
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "D="+watch, "P="+strconv.Itoa(b.o.workers), "S="+perFile)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	m := &shellMover{watch: watch, cmd: cmd, done: make(chan struct{})}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := sync.Once{}
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.Contains(line, "Watches established") {
+				once.Do(func() { close(ready) })
+				continue
+			}
+			if strings.Contains(line, "Setting up watches") {
+				continue
+			}
+			m.mu.Lock()
+			m.tail = append(m.tail, line)
+			if len(m.tail) > 10 {
+				m.tail = m.tail[1:]
+			}
+			m.mu.Unlock()
+		}
+		m.waitErr = cmd.Wait()
+		close(m.done)
+	}()
+	select {
+	case <-ready:
+		return m, nil
+	case <-m.done:
+		return nil, fmt.Errorf("inotifywait pipeline exited: %v%s", m.waitErr, m.describe())
+	case <-ctx.Done():
+		_ = m.stop()
+		return nil, ctx.Err()
+	case <-time.After(time.Minute):
+		_ = m.stop()
+		return nil, fmt.Errorf("inotifywait did not set up its watch within a minute%s", m.describe())
+	}
+}
+
+func (m *shellMover) exited() <-chan struct{} { return m.done }
+
+// stop ends the process group: inotifywait, xargs and any shell left.
+func (m *shellMover) stop() error {
+	m.stopOnce.Do(func() {
+		select {
+		case <-m.done:
+			m.stopErr = fmt.Errorf("exited on its own: %v", m.waitErr)
+			return
+		default:
+		}
+		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-m.done:
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+			<-m.done
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if len(m.tail) > 0 {
+			m.stopErr = fmt.Errorf("errors from the pipeline")
+		}
+	})
+	return m.stopErr
+}
+
+func (m *shellMover) times(names []string) (map[string]time.Time, string) {
+	return ctimes(filepath.Join(m.watch, "processed"), names), "ctime"
+}
+
+func (m *shellMover) describe() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.tail) == 0 {
+		return ""
+	}
+	return "; pipeline stderr:\n  " + strings.Join(m.tail, "\n  ")
+}

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The systems measured on small files.
+const (
+	sysHost      = "host"
+	sysNative    = "native"
+	sysCoreutils = "coreutils"
+	sysCat       = "cat"
+)
+
+// A mover is a system under test that moves files dropped into
+// WATCH/unprocessed/ to WATCH/processed/.
+type mover interface {
+	// exited is closed if the mover stops on its own, which is an error.
+	exited() <-chan struct{}
+	// stop stops it and reports how it ended.
+	stop() error
+	// times returns when each file was committed to processed/, by name,
+	// and how that was observed.
+	times(names []string) (map[string]time.Time, string)
+	// describe says what went wrong, for errors.
+	describe() string
+}
+
+// smallResult is one run over a set of small files.
+type smallResult struct {
+	filesPerSec float64
+	dropPerSec  float64 // how fast the files were renamed in: a ceiling on filesPerSec
+	p50, p99    time.Duration
+	timing      string // how processed times were observed
+}
+
+func syncLabel(sync bool) string {
+	if sync {
+		return "sync"
+	}
+	return "nosync"
+}
+
+// smallSystems lists the systems to run, and records why any is skipped.
+func (b *bench) smallSystems(phase string) []string {
+	systems := []string{sysHost, sysNative}
+	if why := b.coreutilsMissing(true); why != "" {
+		b.res.skip(phase+".*.coreutils", why)
+	} else {
+		systems = append(systems, sysCoreutils)
+	}
+	return systems
+}
+
+// smallPhase drops o.files files at once into each system, with sync on
+// and off: files/s, and latency under a burst.
+func (b *bench) smallPhase(ctx context.Context, corpus []byte) error {
+	if err := b.warmCache(ctx); err != nil {
+		return err
+	}
+	systems := b.smallSystems("small")
+	for rep := 1; rep <= b.o.reps; rep++ {
+		for _, sync := range []bool{true, false} {
+			for _, sys := range systems {
+				n := b.o.files
+				if sys == sysCoreutils {
+					n = b.o.shFiles
+				}
+				r, err := b.smallRun(ctx, sys, sync, n, 0, corpus)
+				if err != nil {
+					return fmt.Errorf("%s, %s, repetition %d: %w", sys, syncLabel(sync), rep, err)
+				}
+				key := "small." + syncLabel(sync) + "." + sys
+				b.res.add(key+".files_per_s", r.filesPerSec)
+				b.res.add(key+".p50_ms", ms(r.p50))
+				b.res.add(key+".p99_ms", ms(r.p99))
+				b.res.add(key+".drop_per_s", r.dropPerSec)
+				b.res.timing[sys] = r.timing
+				b.logf("small files %-9s %-6s rep %d/%d: %5d files %7.0f files/s  p50 %7.1f ms  p99 %7.1f ms  (dropped at %.0f files/s)",
+					sys, syncLabel(sync), rep, b.o.reps, n, r.filesPerSec, ms(r.p50), ms(r.p99), r.dropPerSec)
+			}
+		}
+	}
+	return nil
+}
+
+// pacedPhase drops o.paced files one at a time at o.rate: the latency of a
+// file on an idle system, without queueing.
+func (b *bench) pacedPhase(ctx context.Context, corpus []byte) error {
+	if b.o.paced == 0 {
+		return nil
+	}
+	if err := b.warmCache(ctx); err != nil {
+		return err
+	}
+	systems := b.smallSystems("paced")
+	for rep := 1; rep <= b.o.reps; rep++ {
+		for _, sync := range []bool{true, false} {
+			for _, sys := range systems {
+				r, err := b.smallRun(ctx, sys, sync, b.o.paced, b.o.rate, corpus)
+				if err != nil {
+					return fmt.Errorf("%s, %s, repetition %d: %w", sys, syncLabel(sync), rep, err)
+				}
+				key := "paced." + syncLabel(sync) + "." + sys
+				b.res.add(key+".p50_ms", ms(r.p50))
+				b.res.add(key+".p99_ms", ms(r.p99))
+				b.logf("paced files %-9s %-6s rep %d/%d: p50 %7.1f ms  p99 %7.1f ms",
+					sys, syncLabel(sync), rep, b.o.reps, ms(r.p50), ms(r.p99))
+			}
+		}
+	}
+	return nil
+}
+
+// smallRun generates n files, starts the system on a fresh watch folder,
+// drops the files (all at once when rate is 0, else rate per second) and
+// waits until all are processed.
+func (b *bench) smallRun(ctx context.Context, sys string, sync bool, n int, rate float64, corpus []byte) (smallResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.o.timeout)
+	defer cancel()
+	dir, err := os.MkdirTemp(b.tmp, "small-")
+	if err != nil {
+		return smallResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	watch := filepath.Join(dir, "watch")
+	for _, sub := range []string{"unprocessed", "underprocess", "processed", "failed"} {
+		if err := os.MkdirAll(filepath.Join(watch, sub), 0o755); err != nil {
+			return smallResult{}, err
+		}
+	}
+	stage := filepath.Join(dir, "stage")
+	names, err := writeSmallFiles(stage, n, b.o.fileSize, corpus)
+	if err != nil {
+		return smallResult{}, err
+	}
+	// Start every system with nothing waiting to be written back.
+	syscall.Sync()
+
+	var m mover
+	switch sys {
+	case sysHost:
+		m, err = b.startHost(ctx, dir, watch, sync)
+	case sysNative:
+		m, err = startNative(watch, b.o.workers, sync, n)
+	case sysCoreutils:
+		m, err = b.startCoreutils(ctx, watch, sync)
+	default:
+		err = fmt.Errorf("unknown system %q", sys)
+	}
+	if err != nil {
+		return smallResult{}, err
+	}
+	dropped, err := drop(ctx, stage, filepath.Join(watch, "unprocessed"), names, rate)
+	if err == nil {
+		err = waitProcessed(ctx, watch, n, m)
+	}
+	if serr := m.stop(); err == nil && serr != nil {
+		err = fmt.Errorf("stop: %w%s", serr, m.describe())
+	}
+	if err != nil {
+		return smallResult{}, err
+	}
+	done, timing := m.times(names)
+	if b.o.ctimeOnly {
+		done, timing = ctimes(filepath.Join(watch, "processed"), names), "ctime"
+	}
+	return summarize(names, dropped, done, timing)
+}
+
+// drop renames the staged files into unprocessed/, recording when each
+// rename returned: the file's drop time.
+func drop(ctx context.Context, stage, unprocessed string, names []string, rate float64) (map[string]time.Time, error) {
+	dropped := make(map[string]time.Time, len(names))
+	start := time.Now()
+	for i, name := range names {
+		if rate > 0 {
+			next := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+			if d := time.Until(next); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+		}
+		if err := os.Rename(filepath.Join(stage, name), filepath.Join(unprocessed, name)); err != nil {
+			return nil, err
+		}
+		dropped[name] = time.Now()
+	}
+	return dropped, nil
+}
+
+// waitProcessed polls processed/ until it holds n files. How often does not
+// matter to the figures: they come from the movers' own times.
+func waitProcessed(ctx context.Context, watch string, n int, m mover) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got, err := countFiles(filepath.Join(watch, "processed"))
+		if err != nil {
+			return err
+		}
+		failed, err := countFiles(filepath.Join(watch, "failed"))
+		if err != nil {
+			return err
+		}
+		if failed > 0 {
+			return fmt.Errorf("%d files failed%s", failed, m.describe())
+		}
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-m.exited():
+			return fmt.Errorf("stopped before processing every file (%d of %d)%s", got, n, m.describe())
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %d of %d files processed%s", ctx.Err(), got, n, m.describe())
+		}
+	}
+}
+
+// countFiles counts the names in dir that are not dotfiles (temporary
+// outputs) or error reports.
+func countFiles(dir string) (int, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, name := range names {
+		if !strings.HasPrefix(name, ".") && !strings.HasSuffix(name, ".error.json") {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// ctimes returns the inode change time of each processed file: the last
+// rename, link or unlink that touched it, which is when a mover committed
+// it. The kernel stamps it from a clock that advances once per tick (4 ms
+// here), so it can lag by up to that.
+func ctimes(dir string, names []string) map[string]time.Time {
+	out := make(map[string]time.Time, len(names))
+	for _, name := range names {
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(dir, name), &st); err == nil {
+			out[name] = time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
+		}
+	}
+	return out
+}
+
+func summarize(names []string, dropped, done map[string]time.Time, timing string) (smallResult, error) {
+	lat := make([]time.Duration, 0, len(names))
+	var first, last, lastDrop time.Time
+	for _, name := range names {
+		d, ok := done[name]
+		if !ok {
+			return smallResult{}, fmt.Errorf("no processed time for %s", name)
+		}
+		t := dropped[name]
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(lastDrop) {
+			lastDrop = t
+		}
+		if d.After(last) {
+			last = d
+		}
+		lat = append(lat, max(d.Sub(t), 0))
+	}
+	span := last.Sub(first)
+	if span <= 0 {
+		return smallResult{}, errors.New("processing took no time: clocks disagree")
+	}
+	slices.Sort(lat)
+	dropRate := 0.0 // unknown for one file
+	if d := lastDrop.Sub(first); d > 0 {
+		dropRate = float64(len(names)-1) / d.Seconds()
+	}
+	return smallResult{
+		filesPerSec: float64(len(names)) / span.Seconds(),
+		dropPerSec:  dropRate,
+		p50:         percentile(lat, 50),
+		p99:         percentile(lat, 99),
+		timing:      timing,
+	}, nil
+}
+
+// percentile returns the nearest-rank p-th percentile of sorted values.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p/100+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"time"
 
@@ -52,6 +53,10 @@ type Options struct {
 	// Instances is how many instances of each plugin stay ready between
 	// files: the number of files processed at once. Default 1.
 	Instances int
+	// Pipelines, when not nil, limits loading to these pipelines and their
+	// plugins: one file needs one pipeline, and each plugin costs start-up
+	// time and tens of MiB of memory.
+	Pipelines []string
 }
 
 // New loads every plugin the config names and returns a ready host. A
@@ -80,7 +85,20 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 		pipelines: map[string][]*wasm.Plugin{},
 		instances: opts.Instances,
 	}
-	for _, name := range cfg.pluginNames() {
+	names := cfg.pluginNames()
+	if opts.Pipelines != nil {
+		cfg.Pipeline = slices.DeleteFunc(slices.Clone(cfg.Pipeline), func(p PipelineConfig) bool {
+			return !slices.Contains(opts.Pipelines, p.Name)
+		})
+		h.cfg.Pipeline = cfg.Pipeline
+		names = names[:0]
+		for _, p := range cfg.Pipeline {
+			names = append(names, p.Plugins...)
+		}
+		slices.Sort(names)
+		names = slices.Compact(names)
+	}
+	for _, name := range names {
 		// A file holds one instance per use of the plugin in its pipeline.
 		p, err := engine.Load(ctx, cfg.spec(name, opts.Instances*cfg.maxUses(name)))
 		if err != nil {

@@ -91,8 +91,16 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 		return exitConfig
 	}
 	opts := host.Options{Logger: logger}
-	if cli.Watch {
+	switch {
+	case cli.Watch:
 		opts.Instances = cfg.Workers()
+	case cli.Input != "":
+		// One file: load only its pipeline (none if no pipeline matches,
+		// and the file then fails for that reason).
+		opts.Pipelines = []string{}
+		if pc := cfg.PipelineFor(cfg.Watch[0], filepath.Base(cli.Input)); pc != nil {
+			opts.Pipelines = append(opts.Pipelines, pc.Name)
+		}
 	}
 	h, err := host.New(ctx, cfg, opts)
 	if err != nil {

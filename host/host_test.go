@@ -175,3 +175,22 @@ func TestProcessToLeavesInput(t *testing.T) {
 		t.Errorf("input moved: %v", err)
 	}
 }
+
+func TestNewLoadsOnlyChosenPipelines(t *testing.T) {
+	_, dir := newHost(t, "[[pipeline]]\nname=\"a\"\nplugins=[\"upper\"]\n[[pipeline]]\nname=\"b\"\nplugins=[\"faulty\"]\n", testPlugins(t))
+	cfg, err := LoadConfig(filepath.Join(dir, "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(context.Background(), cfg, Options{Pipelines: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if p := h.Plugins(); len(p) != 1 || p[0].Name() != "upper" {
+		t.Errorf("loaded %d plugins, want only upper", len(p))
+	}
+	if _, err := h.Process(context.Background(), "b", "x", strings.NewReader(""), &bytes.Buffer{}); err == nil {
+		t.Error("an unloaded pipeline ran")
+	}
+}

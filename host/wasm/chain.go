@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero/sys"
@@ -58,32 +59,146 @@ func Run(ctx context.Context, plugins []*Plugin, name string, r io.Reader, w io.
 	}
 	stats := make([]StageStats, len(plugins))
 	stages := make([]*stage, len(plugins))
+	// pipes[i] feeds stage i from its own goroutine, so the plugins of a
+	// chain run at the same time on different cores; stage 0 is fed by
+	// this goroutine, which reads the input.
+	pipes := make([]*pipe, len(plugins))
 	var next io.Writer = w
 	for i := len(plugins) - 1; i >= 0; i-- {
 		stages[i] = &stage{next: next, lim: lim, stats: &stats[i]}
 		stats[i].Plugin = plugins[i].Name()
 		next = stages[i]
+		if i > 0 {
+			pipes[i] = newPipe(stages[i])
+			next = pipes[i]
+		}
 	}
 	defer func() {
+		for _, p := range pipes {
+			p.close() // No goroutine may touch an instance once released.
+		}
 		for _, s := range stages {
 			s.release()
 		}
 	}()
-	for i, p := range plugins {
-		if err := stages[i].start(ctx, p, name); err != nil {
+	// Downstream first, so a stage's begin output finds the next one ready.
+	for i := len(plugins) - 1; i >= 0; i-- {
+		if err := stages[i].start(ctx, plugins[i], name); err != nil {
 			return stats, err
 		}
 	}
 	buf := make([]byte, 64<<10)
 	if _, err := io.CopyBuffer(next, ctxReader{ctx, r}, buf); err != nil {
-		return stats, err
+		return stats, firstError(err, pipes)
 	}
-	for _, s := range stages {
+	for i, s := range stages {
+		if i > 0 {
+			if err := pipes[i].close(); err != nil {
+				return stats, firstError(err, pipes)
+			}
+		}
 		if err := s.finish(); err != nil {
-			return stats, err
+			return stats, firstError(err, pipes)
 		}
 	}
 	return stats, nil
+}
+
+// firstError prefers the error of the stage that failed first: a failure
+// downstream shows upstream as a failed write.
+func firstError(err error, pipes []*pipe) error {
+	if !errors.Is(err, errPipeFailed) {
+		return err
+	}
+	for _, p := range pipes {
+		if p == nil {
+			continue
+		}
+		if perr := p.close(); perr != nil && !errors.Is(perr, errPipeFailed) {
+			return perr
+		}
+	}
+	return err
+}
+
+var errPipeFailed = errors.New("a later plugin failed")
+
+// pipe is an io.Writer that hands copies of what is written to a
+// goroutine writing them to dst, with a bounded number in flight.
+type pipe struct {
+	dst  io.Writer
+	work chan []byte
+	free chan []byte
+	done chan struct{}
+	mu   sync.Mutex
+	err  error
+	shut bool
+}
+
+const pipeDepth = 4 // buffers in flight per pipe
+
+func newPipe(dst io.Writer) *pipe {
+	p := &pipe{
+		dst:  dst,
+		work: make(chan []byte, pipeDepth),
+		free: make(chan []byte, pipeDepth+1),
+		done: make(chan struct{}),
+	}
+	go p.run()
+	return p
+}
+
+func (p *pipe) run() {
+	defer close(p.done)
+	for b := range p.work {
+		if p.failure() == nil {
+			if _, err := p.dst.Write(b); err != nil {
+				p.mu.Lock()
+				p.err = err
+				p.mu.Unlock()
+			}
+		}
+		select {
+		case p.free <- b[:0]:
+		default:
+		}
+	}
+}
+
+func (p *pipe) failure() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// Write queues a copy of b; it fails once the goroutine has failed.
+func (p *pipe) Write(b []byte) (int, error) {
+	if p.failure() != nil {
+		return 0, errPipeFailed
+	}
+	var c []byte
+	select {
+	case c = <-p.free:
+	default:
+	}
+	p.work <- append(c, b...)
+	return len(b), nil
+}
+
+// close waits until everything written has been handled and returns the
+// goroutine's error. It may be called more than once.
+func (p *pipe) close() error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	if !p.shut {
+		p.shut = true
+		close(p.work)
+	}
+	p.mu.Unlock()
+	<-p.done
+	return p.failure()
 }
 
 // ctxReader stops reading when ctx is done, so a file can be abandoned

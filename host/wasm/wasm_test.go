@@ -316,3 +316,21 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// In a chain whose plugins run at once, the error names the plugin that
+// failed, wherever it is in the chain, and the others stay usable.
+func TestChainFailureNamesThePlugin(t *testing.T) {
+	cat := load(t, wasm.Spec{Name: "cat", Path: wasmtest.Build(t, "testdata/cat"), MaxIdle: 3})
+	faulty := load(t, wasm.Spec{Name: "faulty", Path: wasmtest.Build(t, "testdata/faulty")})
+	in := strings.Repeat("filler line\n", 20000) + "fail\n" + strings.Repeat("after\n", 20000)
+	for _, chain := range [][]*wasm.Plugin{{faulty, cat, cat}, {cat, faulty, cat}, {cat, cat, faulty}} {
+		_, err := run(t, chain, in, wasm.Limits{ChunkSize: 1024})
+		var se *wasm.StageError
+		if !errors.As(err, &se) || se.Plugin != "faulty" || !strings.Contains(err.Error(), "asked to fail") {
+			t.Errorf("got %v, want plugin faulty's failure", err)
+		}
+	}
+	if got, err := run(t, []*wasm.Plugin{cat, faulty, cat}, in[:1000], wasm.Limits{ChunkSize: 1024}); err != nil || got != in[:1000] {
+		t.Errorf("after failures: %v", err)
+	}
+}

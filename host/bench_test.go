@@ -2,8 +2,8 @@ package host_test
 
 // Benchmarks of a file through the host, in process (docs/BENCHMARKS.md):
 // Host.Process is the plugin chain alone; Host.ProcessFile adds the folder
-// protocol (claim, commit, remove), with and without fsync. cmd/bench
-// measures the same through the real binary in watch mode.
+// protocol (claim, commit, remove) with fsync; Service is watch mode.
+// cmd/bench measures the same through the real binary.
 
 import (
 	"bytes"
@@ -86,38 +86,36 @@ func BenchmarkProcess(b *testing.B) {
 }
 
 // BenchmarkProcessFile is one 4 KiB file through the folder protocol and
-// the chain, as a watch-mode worker does it, without the watcher.
+// the chain, as host --input does it. That mode always fsyncs (run.sync
+// applies to watch mode only), so next to BenchmarkProcess this is the
+// cost of the protocol's one file and three folder fsyncs.
 func BenchmarkProcessFile(b *testing.B) {
-	for _, sync := range []bool{true, false} {
-		b.Run(fmt.Sprintf("sync=%t", sync), func(b *testing.B) {
-			h, watch := benchHost(b, sync)
-			in := benchText(4 << 10)
-			unprocessed := filepath.Join(watch, "unprocessed")
-			if err := os.MkdirAll(unprocessed, 0o755); err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(in)))
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				b.StopTimer()
-				i++
-				path := filepath.Join(unprocessed, fmt.Sprintf("f%08d.txt", i))
-				if err := os.WriteFile(path, in, 0o644); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				out, _, err := h.ProcessFile(context.Background(), path)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				if err := os.Remove(out); err != nil { // keep processed/ small
-					b.Fatal(err)
-				}
-				b.StartTimer()
-			}
-		})
+	h, watch := benchHost(b, true)
+	in := benchText(4 << 10)
+	unprocessed := filepath.Join(watch, "unprocessed")
+	if err := os.MkdirAll(unprocessed, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		path := filepath.Join(unprocessed, fmt.Sprintf("f%08d.txt", i))
+		if err := os.WriteFile(path, in, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		out, _, err := h.ProcessFile(context.Background(), path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := os.Remove(out); err != nil { // keep processed/ small
+			b.Fatal(err)
+		}
+		b.StartTimer()
 	}
 }
 

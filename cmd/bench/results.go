@@ -175,12 +175,12 @@ func (r *Results) table(w io.Writer) {
 		fmt.Fprintf(w, "the coreutils small-file runs drop %d files, not %d: their burst latencies are not comparable, their files/s are\n\n", r.Params["coreutils_files"], r.Params["files"])
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "figure\thost\tnative Go\tcoreutils\tcat\thost÷native\thost÷coreutils\thost÷cat\t")
+	fmt.Fprintln(tw, pad("figure")+"\thost\tnative Go\tcoreutils\tcat\thost÷native\thost÷coreutils\thost÷cat\t")
 	for _, row := range tableRows {
 		if _, ok := r.Figures[row.key(sysHost)]; !ok {
 			continue
 		}
-		cells := []string{row.label + strings.Repeat(" ", max(0, 32-len(row.label))), r.cell(row.key(sysHost))}
+		cells := []string{pad(row.label), r.cell(row.key(sysHost))}
 		for _, sys := range []string{sysNative, sysCoreutils, sysCat} {
 			if slices.Contains(row.bases, sys) {
 				cells = append(cells, r.cell(row.key(sys)))
@@ -223,6 +223,9 @@ func (r *Results) table(w io.Writer) {
 		fmt.Fprintf(w, "\nprocessed times from %s\n", strings.Join(parts, "; "))
 	}
 }
+
+// pad left-aligns a label in the right-aligned table.
+func pad(label string) string { return label + strings.Repeat(" ", max(0, 32-len(label))) }
 
 func (r *Results) cell(key string) string {
 	v, ok := r.Figures[key]

@@ -37,7 +37,8 @@ type mover interface {
 // smallResult is one run over a set of small files.
 type smallResult struct {
 	filesPerSec float64
-	dropPerSec  float64 // how fast the files were renamed in: a ceiling on filesPerSec
+	dropPerSec  float64       // how fast the files were renamed in: a ceiling on filesPerSec
+	stampGap    time.Duration // median of the mover's own stamps minus the ctimes (a cross-check)
 	p50, p99    time.Duration
 	timing      string // how processed times were observed
 }
@@ -83,6 +84,9 @@ func (b *bench) smallPhase(ctx context.Context, corpus []byte) error {
 				b.res.add(key+".p50_ms", ms(r.p50))
 				b.res.add(key+".p99_ms", ms(r.p99))
 				b.res.add(key+".drop_per_s", r.dropPerSec)
+				if sys != sysCoreutils { // whose times are the ctimes
+					b.res.add(key+".stamp_minus_ctime_ms", ms(r.stampGap))
+				}
 				b.res.timing[sys] = r.timing
 				b.logf("small files %-9s %-6s rep %d/%d: %5d files %7.0f files/s  p50 %7.1f ms  p99 %7.1f ms  (dropped at %.0f files/s)",
 					sys, syncLabel(sync), rep, b.o.reps, n, r.filesPerSec, ms(r.p50), ms(r.p99), r.dropPerSec)
@@ -170,10 +174,27 @@ func (b *bench) smallRun(ctx context.Context, sys string, sync bool, n int, rate
 		return smallResult{}, err
 	}
 	done, timing := m.times(names)
+	ct := ctimes(filepath.Join(watch, "processed"), names)
 	if b.o.ctimeOnly {
-		done, timing = ctimes(filepath.Join(watch, "processed"), names), "ctime"
+		done, timing = ct, "ctime"
 	}
-	return summarize(names, dropped, done, timing)
+	r, err := summarize(names, dropped, done, timing)
+	r.stampGap = stampGap(done, ct)
+	return r, err
+}
+
+// stampGap is the median of a mover's own processed times minus the
+// outputs' ctimes: how far its stamps are from the commit the kernel saw
+// (ctime ticks every few ms, so a few ms either way is agreement).
+func stampGap(done, ct map[string]time.Time) time.Duration {
+	var gaps []time.Duration
+	for name, t := range done {
+		if c, ok := ct[name]; ok {
+			gaps = append(gaps, t.Sub(c))
+		}
+	}
+	slices.Sort(gaps)
+	return percentile(gaps, 50)
 }
 
 // drop renames the staged files into unprocessed/, recording when each

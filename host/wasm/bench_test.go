@@ -139,7 +139,10 @@ func BenchmarkRunEmpty(b *testing.B) {
 }
 
 // BenchmarkRun is throughput: 4 MiB of text (and 4 KiB, a small file)
-// through chains of pass-through plugins and of the example plugins.
+// through chains of pass-through plugins and of the example plugins. It
+// also reports the largest plugin instance's linear memory afterwards
+// (guest-MiB): Wasm memory only grows, so that is what a pooled instance
+// keeps.
 func BenchmarkRun(b *testing.B) {
 	chains := []struct {
 		name    string
@@ -171,9 +174,23 @@ func BenchmarkRun(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric(float64(guestMemory(chain))/(1<<20), "guest-MiB")
 			})
 		}
 	}
+}
+
+// guestMemory returns the size of the largest idle instance's memory.
+func guestMemory(chain []*Plugin) uint32 {
+	var most uint32
+	for _, p := range chain {
+		p.mu.Lock()
+		for _, inst := range p.idle {
+			most = max(most, inst.mem.Size())
+		}
+		p.mu.Unlock()
+	}
+	return most
 }
 
 // BenchmarkLines is the SDK's per-line cost inside a plugin: 4 MiB of lines

@@ -82,6 +82,9 @@ func TestQuickRun(t *testing.T) {
 	b := &bench{o: &options{chain: []string{"trim", "upper", "redact"}}}
 	if b.coreutilsMissing(false) == "" {
 		want = append(want, "large.coreutils.mb_per_s", "large.coreutils.peak_rss_mib")
+		if same, _ := res.Params["large_coreutils_output_identical"].(bool); !same {
+			t.Errorf("the coreutils pipeline's output differs from the chain's on the generated text: the baseline no longer does the same work (update shellStages in shell.go or genCorpus)")
+		}
 	}
 	for _, key := range want {
 		v, ok := res.Figures[key]

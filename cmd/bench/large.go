@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,6 +46,7 @@ func (b *bench) largePhase(ctx context.Context, corpus []byte) error {
 		b.res.skip("large.coreutils", b.coreutilsMissing(false))
 	}
 	out := filepath.Join(dir, "out")
+	sums := map[string]string{}
 	for rep := 1; rep <= b.o.reps; rep++ {
 		host := func(in string) *exec.Cmd {
 			return exec.CommandContext(ctx, b.o.host, "--config", cfg, "--input", in, "--output", out)
@@ -62,10 +66,11 @@ func (b *bench) largePhase(ctx context.Context, corpus []byte) error {
 			runs = append(runs, run{sysCoreutils, sh, false})
 		}
 		for _, r := range runs {
-			took, rss, size, err := measure(r.cmd, out, r.stdout)
+			took, rss, size, sum, err := measure(r.cmd, out, r.stdout)
 			if err != nil {
 				return fmt.Errorf("%s, repetition %d: %w", r.sys, rep, err)
 			}
+			sums[r.sys] = sum
 			mbps := float64(b.o.large) / took.Seconds() / 1e6
 			b.res.add("large."+r.sys+".mb_per_s", mbps)
 			b.res.add("large."+r.sys+".peak_rss_mib", rss)
@@ -73,24 +78,32 @@ func (b *bench) largePhase(ctx context.Context, corpus []byte) error {
 			b.logf("large file %-9s rep %d/%d: %7.1f MB/s  %6.1f s  peak RSS %6.1f MiB  output %d bytes",
 				r.sys, rep, b.o.reps, mbps, took.Seconds(), rss, size)
 		}
-		_, rss, _, err := measure(host(small), out, false)
+		_, rss, _, _, err := measure(host(small), out, false)
 		if err != nil {
 			return fmt.Errorf("host on %s, repetition %d: %w", formatSize(smallSize), rep, err)
 		}
 		b.res.add("large.host.peak_rss_small_mib", rss)
+	}
+	if coreutils {
+		// On the generated text the sed patterns find what redact finds, so
+		// the baseline did the same work if the outputs are the same.
+		same := sums[sysHost] == sums[sysCoreutils]
+		b.res.Params["large_coreutils_output_identical"] = same
+		b.logf("large file: host and coreutils outputs identical: %t", same)
 	}
 	return nil
 }
 
 // measure runs cmd, with its standard output to the file out if stdout is
 // set (else cmd writes out itself), and returns its wall time, its peak RSS
-// in MiB (see rssSampler), and the size of out, which it then removes.
-func measure(cmd *exec.Cmd, out string, stdout bool) (time.Duration, float64, int64, error) {
+// in MiB (see rssSampler), and the size and SHA-256 of out, which it then
+// removes.
+func measure(cmd *exec.Cmd, out string, stdout bool) (took time.Duration, peak float64, size int64, sum string, err error) {
 	syscall.Sync() // no write-back of the previous run during this one
 	if stdout {
 		f, err := os.Create(out)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, "", err
 		}
 		defer f.Close()
 		cmd.Stdout = f
@@ -99,23 +112,34 @@ func measure(cmd *exec.Cmd, out string, stdout bool) (time.Duration, float64, in
 	cmd.Stderr = stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, "", err
 	}
 	rss := sampleRSS(cmd.Process.Pid)
-	err := cmd.Wait()
-	took := time.Since(start)
-	peak := rss.peakMiB()
+	err = cmd.Wait()
+	took = time.Since(start)
+	peak = rss.peakMiB()
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("%s: %w: %s", cmd.Path, err, stderr.b)
+		return 0, 0, 0, "", fmt.Errorf("%s: %w: %s", cmd.Path, err, stderr.b)
 	}
-	fi, err := os.Stat(out)
+	size, sum, err = hashFile(out)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, "", err
 	}
-	if err := os.Remove(out); err != nil {
-		return 0, 0, 0, err
+	return took, peak, size, sum, os.Remove(out)
+}
+
+func hashFile(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
 	}
-	return took, peak, fi.Size(), nil
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // tailWriter keeps the last KiB written to it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -198,13 +199,17 @@ func stampGap(done, ct map[string]time.Time) time.Duration {
 }
 
 // drop renames the staged files into unprocessed/, recording when each
-// rename returned: the file's drop time.
+// rename returned: the file's drop time. With a rate, file i is dropped at
+// a random moment of the i-th 1/rate slot: evenly spaced drops would keep
+// one phase against the host's periodic settle tick, and every file would
+// wait the same part of it.
 func drop(ctx context.Context, stage, unprocessed string, names []string, rate float64) (map[string]time.Time, error) {
 	dropped := make(map[string]time.Time, len(names))
+	jitter := rand.New(rand.NewPCG(2, 3))
 	start := time.Now()
 	for i, name := range names {
 		if rate > 0 {
-			next := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+			next := start.Add(time.Duration((float64(i) + jitter.Float64()) / rate * float64(time.Second)))
 			if d := time.Until(next); d > 0 {
 				select {
 				case <-time.After(d):

@@ -97,13 +97,14 @@ func (f Folder) Commit(claimed string, write func(io.Writer) error) (string, err
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp)
 	dst, linked, err := linkNoClobber(tmp, f.Processed, filepath.Base(claimed))
 	if err != nil {
+		_ = os.Remove(tmp)
 		return "", err
 	}
 	f.syncDir(f.Processed)
 	if err := f.retire(claimed); err != nil {
+		// Keep the linked temp name: Recover matches it to the input.
 		return dst, fmt.Errorf("remove claimed input: %w", err)
 	}
 	if linked {

@@ -87,8 +87,9 @@ func Run(ctx context.Context, plugins []*Plugin, name string, r io.Reader, w io.
 			return stats, err
 		}
 	}
-	buf := make([]byte, 64<<10)
-	if _, err := io.CopyBuffer(next, ctxReader{ctx, r}, buf); err != nil {
+	buf := readBufs.Get().(*[]byte)
+	defer readBufs.Put(buf)
+	if _, err := io.CopyBuffer(next, ctxReader{ctx, r}, *buf); err != nil {
 		return stats, firstError(err, pipes)
 	}
 	for i, s := range stages {
@@ -103,6 +104,10 @@ func Run(ctx context.Context, plugins []*Plugin, name string, r io.Reader, w io.
 	}
 	return stats, nil
 }
+
+// readBufs holds the buffers input is read with, one per file in flight,
+// so small files do not each allocate and zero 64 KiB.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // firstError prefers the error of the stage that failed first: a failure
 // downstream shows upstream as a failed write.

@@ -171,6 +171,7 @@ func (p *Plugin) init(ctx context.Context, bin []byte) error {
 	if err := checkShape(compiled); err != nil {
 		return err
 	}
+	p.live++
 	inst, err := p.newInstance(ctx)
 	if err != nil {
 		return err
@@ -239,13 +240,23 @@ func (p *Plugin) Instances() (live, idle int) {
 	return p.live, len(p.idle)
 }
 
-// Close closes every instance and the plugin's runtime. Files in flight
-// fail.
+// Close closes the idle instances and the plugin's runtime. Instances in
+// use are closed as their files finish, the runtime with the last of them:
+// closing an instance frees its memory, which a running call still uses.
 func (p *Plugin) Close(ctx context.Context) error {
 	p.mu.Lock()
 	p.closed = true
+	idle := p.idle
 	p.idle = nil
+	p.live -= len(idle)
+	busy := p.live
 	p.mu.Unlock()
+	for _, inst := range idle {
+		_ = inst.mod.Close(ctx)
+	}
+	if busy > 0 {
+		return nil
+	}
 	return p.rt.Close(ctx)
 }
 
@@ -261,9 +272,11 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 		p.mu.Unlock()
 		return inst, nil
 	}
+	p.live++ // Counted from now, so Close leaves the runtime to release.
 	p.mu.Unlock()
 	inst, err := p.newInstance(ctx)
 	if err != nil {
+		p.drop()
 		return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
 	}
 	return inst, nil
@@ -281,12 +294,24 @@ func (p *Plugin) release(inst *instance, broken bool) {
 		p.mu.Unlock()
 		return
 	}
-	p.live--
 	p.mu.Unlock()
 	if broken || uint64(inst.mem.Size()) > p.spec.RecycleAbove {
 		p.stats.Recycled.Add(1)
 	}
 	_ = inst.mod.Close(context.Background())
+	p.drop()
+}
+
+// drop uncounts a closed (or never made) instance; the last one out after
+// Close closes the runtime.
+func (p *Plugin) drop() {
+	p.mu.Lock()
+	p.live--
+	last := p.closed && p.live == 0
+	p.mu.Unlock()
+	if last {
+		_ = p.rt.Close(context.Background())
+	}
 }
 
 // instance is one module instance; it serves one file at a time.
@@ -319,7 +344,7 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		WithStartFunctions("_initialize").
 		WithStdout(&inst.stderr).
 		WithStderr(&inst.stderr)
-	ctx = inst.bind(ctx)
+	ctx = withMemory(inst.bind(ctx))
 	mod, err := p.rt.InstantiateModule(ctx, p.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate: %w%s", err, inst.stderr.suffix())
@@ -348,9 +373,6 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("configure: %w", err)
 	}
 	inst.out = inst.out[:0] // Output before a file belongs to no file.
-	p.mu.Lock()
-	p.live++
-	p.mu.Unlock()
 	return inst, nil
 }
 

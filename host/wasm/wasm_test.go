@@ -334,3 +334,45 @@ func TestChainFailureNamesThePlugin(t *testing.T) {
 		t.Errorf("after failures: %v", err)
 	}
 }
+
+// Closing a plugin while a file runs through it lets that file finish:
+// an instance's memory is unmapped when it closes, so closing it under a
+// running call would crash the process.
+func TestCloseWhileRunning(t *testing.T) {
+	e, err := wasm.NewEngine(filepath.Join(os.TempDir(), "wasmtest-cache"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.Load(context.Background(), wasm.Spec{Name: "faulty", Path: wasmtest.Build(t, "testdata/faulty")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := strings.Repeat("slow\n", 300) // about 0.3 s of work
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() {
+		_, err := wasm.Run(context.Background(), []*wasm.Plugin{p}, "in.txt", strings.NewReader(in), &out, wasm.Limits{ChunkSize: 64})
+		done <- err
+	}()
+	for {
+		if live, idle := p.Instances(); live > idle {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the file in flight: %v", err)
+	}
+	if out.String() != in {
+		t.Errorf("output: %d bytes, want %d", out.Len(), len(in))
+	}
+	if live, idle := p.Instances(); live != 0 || idle != 0 {
+		t.Errorf("after the file: %d live, %d idle instances", live, idle)
+	}
+	if _, err := run(t, []*wasm.Plugin{p}, "x\n", wasm.Limits{}); err == nil {
+		t.Error("a closed plugin took a new file")
+	}
+}

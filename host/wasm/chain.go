@@ -58,17 +58,28 @@ func Run(ctx context.Context, plugins []*Plugin, name string, r io.Reader, w io.
 		lim.MaxLine = DefaultLimits.MaxLine
 	}
 	stats := make([]StageStats, len(plugins))
+	buf := readBufs.Get().(*[]byte)
+	defer readBufs.Put(buf)
+	in := ctxReader{ctx, r}
+	n, err := io.ReadFull(in, *buf)
+	whole := err == io.EOF || err == io.ErrUnexpectedEOF // the file fits in buf
+	if err != nil && !whole {
+		return stats, err
+	}
+
 	stages := make([]*stage, len(plugins))
 	// pipes[i] feeds stage i from its own goroutine, so the plugins of a
 	// chain run at the same time on different cores; stage 0 is fed by
-	// this goroutine, which reads the input.
+	// this goroutine, which reads the input. A file read whole in one go
+	// goes through the stages in turn on this goroutine instead: for a
+	// small file the hand-offs would cost more than they overlap.
 	pipes := make([]*pipe, len(plugins))
 	var next io.Writer = w
 	for i := len(plugins) - 1; i >= 0; i-- {
 		stages[i] = &stage{next: next, lim: lim, stats: &stats[i]}
 		stats[i].Plugin = plugins[i].Name()
 		next = stages[i]
-		if i > 0 {
+		if i > 0 && !whole {
 			pipes[i] = newPipe(stages[i])
 			next = pipes[i]
 		}
@@ -87,16 +98,19 @@ func Run(ctx context.Context, plugins []*Plugin, name string, r io.Reader, w io.
 			return stats, err
 		}
 	}
-	buf := readBufs.Get().(*[]byte)
-	defer readBufs.Put(buf)
-	if _, err := io.CopyBuffer(next, ctxReader{ctx, r}, *buf); err != nil {
-		return stats, firstError(err, pipes)
+	if n > 0 {
+		if _, err := next.Write((*buf)[:n]); err != nil {
+			return stats, firstError(err, pipes)
+		}
+	}
+	if !whole {
+		if _, err := io.CopyBuffer(next, in, *buf); err != nil {
+			return stats, firstError(err, pipes)
+		}
 	}
 	for i, s := range stages {
-		if i > 0 {
-			if err := pipes[i].close(); err != nil {
-				return stats, firstError(err, pipes)
-			}
+		if err := pipes[i].close(); err != nil {
+			return stats, firstError(err, pipes)
 		}
 		if err := s.finish(); err != nil {
 			return stats, firstError(err, pipes)

@@ -20,7 +20,8 @@
 // than Settle, is ready at once: nothing is writing it. Settling files are
 // looked at every Settle/4, bounded to between 10ms and 1s, so a file is
 // ready at most a quarter of Settle (or 1s) after it has been quiet for
-// Settle.
+// Settle. With a Settle of 0 and events (not Poll), a file is ready as
+// soon as an event shows it: for folders whose files arrive by rename.
 //
 // Next hands out the ready file with the oldest modification time (ties:
 // by name). Before it does, it looks at the file again: a file that has
@@ -424,10 +425,17 @@ func (w *Watcher) observe(name string, fi fs.FileInfo, err error, now time.Time,
 	case event || fi.Size() != e.size || !fi.ModTime().Equal(e.mtime):
 		w.unready(e)
 		e.size, e.mtime, e.quiet = fi.Size(), fi.ModTime(), now
+		if w.instant() {
+			w.makeReady(e)
+		}
 	case e.index < 0 && w.settled(e, now):
 		w.makeReady(e)
 	}
 }
+
+// instant reports whether files are ready when first seen, not on the
+// next settle tick: no settle time and events to go by.
+func (w *Watcher) instant() bool { return w.opts.Settle == 0 && w.opts.Poll == 0 }
 
 // settled reports whether a settling file has been quiet long enough.
 func (w *Watcher) settled(e *entry, now time.Time) bool {
@@ -487,7 +495,7 @@ func (w *Watcher) track(name string, size int64, mtime, now time.Time, scanned b
 	e := &entry{name: name, size: size, mtime: mtime, quiet: now, index: -1}
 	w.files[name] = e
 	w.settling[name] = e
-	if scanned && w.opts.Poll == 0 && now.Sub(mtime) >= w.opts.Settle {
+	if w.instant() || scanned && w.opts.Poll == 0 && now.Sub(mtime) >= w.opts.Settle {
 		w.makeReady(e)
 	}
 	if w.opts.OnSeen != nil {

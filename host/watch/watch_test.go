@@ -947,3 +947,28 @@ func TestPoll(t *testing.T) {
 		mustNotNext(t, w, 300*time.Millisecond)
 	})
 }
+
+// With no settle time, an event makes a file ready at once, not at the next
+// settle tick. There is no Run here, so there is no tick.
+func TestNoSettleReadyOnEvent(t *testing.T) {
+	dir := t.TempDir()
+	w, err := New(Options{Dir: dir, Settle: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "a.txt")
+	write(t, path, "a\n")
+	w.handleEvent(fsnotify.Event{Name: path, Op: fsnotify.Create})
+	f := mustNext(t, w)
+	if f.Name != "a.txt" {
+		t.Errorf("got %s", f.Name)
+	}
+	// A write event for a file that is ready keeps it ready.
+	path = filepath.Join(dir, "b.txt")
+	write(t, path, "b\n")
+	w.handleEvent(fsnotify.Event{Name: path, Op: fsnotify.Create})
+	w.handleEvent(fsnotify.Event{Name: path, Op: fsnotify.Write})
+	if f := mustNext(t, w); f.Name != "b.txt" {
+		t.Errorf("got %s", f.Name)
+	}
+}

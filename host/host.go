@@ -12,9 +12,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/filehost/host/host/wasm"
@@ -98,15 +100,18 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 		slices.Sort(names)
 		names = slices.Compact(names)
 	}
-	for _, name := range names {
-		// A file holds one instance per use of the plugin in its pipeline.
-		p, err := engine.Load(ctx, cfg.spec(name, opts.Instances*cfg.maxUses(name)))
-		if err != nil {
-			_ = h.Close()
-			return nil, err
+	loaded, err := loadAll(ctx, engine, cfg, names, opts.Instances)
+	for i, p := range loaded {
+		if p != nil {
+			h.plugins[names[i]] = p
 		}
-		h.plugins[name] = p
-		opts.Logger.Debug("plugin loaded", "plugin", name, "path", p.Path(), "sha256", p.SHA256(), "load_time", p.LoadTime())
+	}
+	if err != nil {
+		_ = h.Close()
+		return nil, err
+	}
+	for _, p := range loaded {
+		opts.Logger.Debug("plugin loaded", "plugin", p.Name(), "path", p.Path(), "sha256", p.SHA256(), "load_time", p.LoadTime())
 	}
 	for _, pc := range cfg.Pipeline {
 		chain := make([]*wasm.Plugin, len(pc.Plugins))
@@ -116,6 +121,43 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 		h.pipelines[pc.Name] = chain
 	}
 	return h, nil
+}
+
+// loadAll loads the named plugins, several at a time: compiling a module
+// and starting its first instance each keep one core busy. Entries that
+// share a .wasm load one after another, so the first compiles it and the
+// rest find it in the compilation cache. The error is the first by name.
+func loadAll(ctx context.Context, engine *wasm.Engine, cfg Config, names []string, instances int) ([]*wasm.Plugin, error) {
+	loaded := make([]*wasm.Plugin, len(names))
+	errs := make([]error, len(names))
+	byPath := map[string][]int{}
+	var paths []string
+	for i, name := range names {
+		path := cfg.spec(name, 1).Path
+		if _, ok := byPath[path]; !ok {
+			paths = append(paths, path)
+		}
+		byPath[path] = append(byPath[path], i)
+	}
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for _, path := range paths {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			for _, i := range byPath[path] {
+				// A file holds one instance per use of the plugin in its pipeline.
+				loaded[i], errs[i] = engine.Load(ctx, cfg.spec(names[i], instances*cfg.maxUses(names[i])))
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return loaded, err
+		}
+	}
+	return loaded, nil
 }
 
 // pluginNames lists every plugin used by a pipeline or given an entry,

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/filehost/host/sdk"
@@ -86,4 +87,16 @@ func ExampleConfigure() {
 	sdk.Configure(nil)
 	// Output:
 	// | quoted
+}
+
+func ExampleInfo() {
+	sdk.Configure(func(c sdk.Config) error {
+		n, err := c.Int("max", 10)
+		if err != nil {
+			return err
+		}
+		// Concatenation and strconv keep fmt out of the plugin.
+		sdk.Info("at most " + strconv.Itoa(n) + " lines per file")
+		return nil
+	})
 }

@@ -94,7 +94,9 @@ func Configure(fn func(Config) error) {
 }
 
 // Failf returns an error that fails the file with a formatted message.
-// It is a convenience equal to fmt.Errorf.
+// It is a convenience equal to fmt.Errorf, so calling it links fmt's
+// formatting into the plugin (about 0.3 MB more .wasm); errors.New needs
+// nothing more.
 func Failf(format string, args ...any) error {
 	return fmt.Errorf(format, args...)
 }
@@ -112,8 +114,18 @@ func LineEnding() string {
 	return ""
 }
 
-// Debugf, Infof, Warnf and Errorf write a message to the host's log, tagged
-// with the plugin's name and the file being processed.
+// Debug, Info, Warn and Error write msg to the host's log, tagged with the
+// plugin's name and the file being processed.
+func Debug(msg string) { hostLog(levelDebug, msg) }
+func Info(msg string)  { hostLog(levelInfo, msg) }
+func Warn(msg string)  { hostLog(levelWarn, msg) }
+func Error(msg string) { hostLog(levelError, msg) }
+
+// Debugf, Infof, Warnf and Errorf are Debug, Info, Warn and Error with a
+// message formatted by fmt.Sprintf. Calling them links fmt's formatting
+// into the plugin, about 0.3 MB more .wasm (and ~4x that of host memory);
+// the plain variants, with a message built by concatenation and strconv,
+// do not.
 func Debugf(format string, args ...any) { logf(levelDebug, format, args...) }
 func Infof(format string, args ...any)  { logf(levelInfo, format, args...) }
 func Warnf(format string, args ...any)  { logf(levelWarn, format, args...) }
@@ -242,14 +254,26 @@ func (pl *plugin) flush() {
 }
 
 // guard turns a panic in plugin code into an error, so the host reports the
-// panic's message for the file instead of a bare trap.
+// panic's message for the file instead of a bare trap. The value is
+// formatted without fmt (see formatValue): errors (runtime errors
+// included), Stringers, strings, booleans and numbers read as with %v.
 func guard(fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v", r)
+			err = errors.New("panic: " + panicText(r))
 		}
 	}()
 	return fn()
+}
+
+// panicText formats r, surviving an Error or String method that panics.
+func panicText(r any) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = "(" + typeName(r) + " whose Error or String method panicked)"
+		}
+	}()
+	return formatValue(r)
 }
 
 type lineFunc struct {

@@ -50,6 +50,22 @@ func OpenFolder(dir string) (Folder, error) {
 // a 255-byte name still fits.
 const tempPrefix = ".host-tmp-"
 
+// openWatch opens a [[watch]] entry's folder, with its archive/ when the
+// entry keeps inputs.
+func openWatch(wc WatchConfig) (Folder, error) {
+	f, err := OpenFolder(wc.Dir)
+	if err != nil {
+		return f, fmt.Errorf("watch folder %s: %w", wc.Dir, err)
+	}
+	if wc.Archive {
+		f.Archive = filepath.Join(wc.Dir, "archive")
+		if err := os.MkdirAll(f.Archive, 0o755); err != nil {
+			return f, fmt.Errorf("watch folder %s: archive: %w", wc.Dir, err)
+		}
+	}
+	return f, nil
+}
+
 // IsTemp reports whether name is one of the host's temporary files.
 func IsTemp(name string) bool { return strings.HasPrefix(name, tempPrefix) }
 
@@ -77,9 +93,16 @@ func (f Folder) Claim(src string) (string, error) {
 	}
 }
 
-// Commit writes a claimed file's result into processed/ and only then
-// removes the claimed input (or moves it to archive/). write streams the
-// result; if it fails, no output is left and the claimed input is
+// ErrInputKept is returned, wrapped, by Commit when the result is in
+// processed/ but the claimed input could not be removed or archived. The
+// file is done and must not be processed again: the input stays in
+// underprocess/ with the temporary name beside the result, and Recover
+// completes the commit at the next start.
+var ErrInputKept = errors.New("result committed, but the claimed input could not be retired")
+
+// Commit writes a claimed file's result into processed/ as name and only
+// then removes the claimed input (or moves it to archive/). write streams
+// the result; if it fails, no output is left and the claimed input is
 // untouched. The steps, each durable before the next, are what Recover
 // relies on:
 //
@@ -88,7 +111,9 @@ func (f Folder) Claim(src string) (string, error) {
 //  2. hard-link it as processed/NAME, or a free variant of NAME;
 //  3. remove (or archive) the claimed input;
 //  4. remove the temporary name.
-func (f Folder) Commit(claimed string, write func(io.Writer) error) (string, error) {
+//
+// An error in step 3 returns the result's path and ErrInputKept.
+func (f Folder) Commit(claimed, name string, write func(io.Writer) error) (string, error) {
 	id, err := claimID(claimed)
 	if err != nil {
 		return "", err
@@ -97,7 +122,7 @@ func (f Folder) Commit(claimed string, write func(io.Writer) error) (string, err
 	if err != nil {
 		return "", err
 	}
-	dst, linked, err := linkNoClobber(tmp, f.Processed, filepath.Base(claimed))
+	dst, linked, err := linkNoClobber(tmp, f.Processed, name)
 	if err != nil {
 		_ = os.Remove(tmp)
 		return "", err
@@ -105,7 +130,7 @@ func (f Folder) Commit(claimed string, write func(io.Writer) error) (string, err
 	f.syncDir(f.Processed)
 	if err := f.retire(claimed); err != nil {
 		// Keep the linked temp name: Recover matches it to the input.
-		return dst, fmt.Errorf("remove claimed input: %w", err)
+		return dst, fmt.Errorf("%w: %w", ErrInputKept, err)
 	}
 	if linked {
 		_ = os.Remove(tmp)

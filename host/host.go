@@ -318,7 +318,7 @@ func (h *Host) ProcessFile(ctx context.Context, path string) (string, Result, er
 	if err := checkInput(path); err != nil {
 		return "", Result{}, err
 	}
-	folder, err := OpenFolder(h.cfg.Watch[0].Dir)
+	folder, err := openWatch(h.cfg.Watch[0])
 	if err != nil {
 		return "", Result{}, err
 	}
@@ -338,7 +338,7 @@ func (h *Host) processClaimed(ctx context.Context, folder Folder, w WatchConfig,
 		err := ErrNoPipeline
 		return "", res, h.fail(folder, claimed, orig, "", err, started, attempts)
 	}
-	out, err := folder.Commit(claimed, func(wr io.Writer) error {
+	out, err := folder.Commit(claimed, name, func(wr io.Writer) error {
 		in, err := os.Open(claimed)
 		if err != nil {
 			return err
@@ -347,6 +347,10 @@ func (h *Host) processClaimed(ctx context.Context, folder Folder, w WatchConfig,
 		res, err = h.Process(ctx, pc.Name, name, in, wr)
 		return err
 	})
+	if errors.Is(err, ErrInputKept) {
+		h.logger.Error("result committed; the input stays in underprocess/ until the next start", "file", claimed, "output", out, "error", err)
+		return out, res, nil
+	}
 	if err != nil {
 		return "", res, h.fail(folder, claimed, orig, pc.Name, err, started, attempts)
 	}

@@ -194,3 +194,26 @@ func TestNewLoadsOnlyChosenPipelines(t *testing.T) {
 		t.Error("an unloaded pipeline ran")
 	}
 }
+
+// --input keeps the input in archive/ when its watch entry says so.
+func TestProcessFileArchive(t *testing.T) {
+	h, dir := newHost(t, `
+[[watch]]
+dir = "w"
+archive = true
+[[pipeline]]
+name = "shout"
+plugins = ["upper"]
+`, testPlugins(t))
+	in := filepath.Join(dir, "hello.txt")
+	os.WriteFile(in, []byte("hello\n"), 0o644)
+	if _, _, err := h.ProcessFile(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "w", "archive", "hello.txt")); string(got) != "hello\n" {
+		t.Errorf("archive/hello.txt = %q", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "w", "processed", "hello.txt")); string(got) != "HELLO\n" {
+		t.Errorf("processed/hello.txt = %q", got)
+	}
+}

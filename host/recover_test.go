@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -86,7 +87,7 @@ func TestCommitLeavesNothingOnError(t *testing.T) {
 	f, _ := OpenFolder(t.TempDir())
 	in := filepath.Join(f.Underprocess, "x")
 	put(t, in, "x")
-	_, err := f.Commit(in, func(w io.Writer) error {
+	_, err := f.Commit(in, "x", func(w io.Writer) error {
 		io.WriteString(w, "half")
 		return io.ErrUnexpectedEOF
 	})
@@ -106,7 +107,7 @@ func TestArchive(t *testing.T) {
 	f.Archive = filepath.Join(f.Dir, "archive")
 	in := filepath.Join(f.Underprocess, "x")
 	put(t, in, "x")
-	if _, err := f.Commit(in, func(w io.Writer) error { _, err := io.WriteString(w, "X"); return err }); err != nil {
+	if _, err := f.Commit(in, "x", func(w io.Writer) error { _, err := io.WriteString(w, "X"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if got := names(t, f.Archive); got != "x" {
@@ -114,6 +115,38 @@ func TestArchive(t *testing.T) {
 	}
 	if got := names(t, f.Underprocess); got != "" {
 		t.Errorf("underprocess/ = %s", got)
+	}
+}
+
+// When the input cannot be retired after its result is linked, Commit
+// reports ErrInputKept with the result, and the next Recover completes the
+// commit instead of processing the input again.
+func TestCommitInputKept(t *testing.T) {
+	f, _ := OpenFolder(t.TempDir())
+	f.Archive = filepath.Join(f.Dir, "archive")
+	put(t, f.Archive, "a file where the archive folder should be")
+	in := filepath.Join(f.Underprocess, "x-1")
+	put(t, in, "x")
+	dst, err := f.Commit(in, "x", func(w io.Writer) error { _, err := io.WriteString(w, "X"); return err })
+	if !errors.Is(err, ErrInputKept) {
+		t.Fatalf("got %v, want ErrInputKept", err)
+	}
+	if got, _ := os.ReadFile(dst); filepath.Base(dst) != "x" || string(got) != "X" {
+		t.Errorf("result %s = %q, want x = X", dst, got)
+	}
+	if got := names(t, f.Underprocess); got != "x-1" {
+		t.Errorf("underprocess/ = %s", got)
+	}
+	os.Remove(f.Archive)
+	rec, err := f.Recover()
+	if err != nil || len(rec.Completed) != 1 || len(rec.Requeued) != 0 {
+		t.Fatalf("recover: %+v, %v", rec, err)
+	}
+	if got := names(t, f.Processed); got != "x" {
+		t.Errorf("processed/ = %s", got)
+	}
+	if got := names(t, f.Underprocess) + names(t, f.Unprocessed); got != "" {
+		t.Errorf("left: %s", got)
 	}
 }
 

@@ -92,14 +92,11 @@ func NewService(h *Host, opts ServiceOptions) (*Service, error) {
 }
 
 func (s *Service) openFolder(wc WatchConfig, poll time.Duration) (*watched, error) {
-	folder, err := OpenFolder(wc.Dir)
+	folder, err := openWatch(wc)
 	if err != nil {
-		return nil, fmt.Errorf("watch folder %s: %w", wc.Dir, err)
+		return nil, err
 	}
 	folder.NoSync = !s.cfg.Run.Sync
-	if wc.Archive {
-		folder.Archive = filepath.Join(wc.Dir, "archive")
-	}
 	unlock, err := folder.Lock()
 	if err != nil {
 		return nil, err
@@ -313,6 +310,11 @@ func (s *Service) handle(ctx context.Context, j job) {
 	delay := time.Duration(s.cfg.Run.RetryDelay)
 	for attempt := 1; ; attempt++ {
 		out, res, err := s.attempt(ctx, wd, id, claimed, f.Name, attempt)
+		if errors.Is(err, ErrInputKept) {
+			// Done: another try would write a second result.
+			s.logger.Error("result committed; the input stays in underprocess/ until the next start", "file", claimed, "output", out, "error", err)
+			err = nil
+		}
 		if err == nil {
 			s.logger.Info("file processed", "folder", wd.cfg.Dir, "file", f.Name, "pipeline", res.Pipeline,
 				"output", out, "bytes_in", res.BytesIn, "bytes_out", res.BytesOut, "duration", res.Duration, "attempts", attempt)
@@ -371,7 +373,7 @@ func (s *Service) attempt(ctx context.Context, wd *watched, id uint64, claimed, 
 		size = fi.Size()
 	}
 	s.tracker.Start(id, pc.Name, size, attempt)
-	out, err := wd.folder.Commit(claimed, func(w io.Writer) error {
+	out, err := wd.folder.Commit(claimed, name, func(w io.Writer) error {
 		var err error
 		res, err = s.h.Process(ctx, pc.Name, name, &progressReader{r: in, t: s.tracker, id: id}, w)
 		return err

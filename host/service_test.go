@@ -439,3 +439,42 @@ plugins = []
 		t.Errorf("keep: %q", got)
 	}
 }
+
+// A result committed whose input cannot be archived counts as processed,
+// once: a retry would write a second result.
+func TestServiceInputKeptIsNotRetried(t *testing.T) {
+	h, dir := newHost(t, `
+[run]
+settle = "50ms"
+sync = false
+retry_delay = "10ms"
+[[watch]]
+dir = "w"
+archive = true
+`+upperPipeline, testPlugins(t))
+	folder, _ := OpenFolder(filepath.Join(dir, "w"))
+	svc, stop := startService(t, h)
+	if fi, err := os.Stat(filepath.Join(dir, "w", "archive")); err != nil || !fi.IsDir() {
+		t.Fatalf("archive/ not made at start: %v", err)
+	}
+	os.RemoveAll(filepath.Join(dir, "w", "archive"))
+	put(t, filepath.Join(dir, "w", "archive"), "a file where the archive folder should be")
+	put(t, filepath.Join(folder.Unprocessed, "a.txt"), "a\n")
+	waitFor(t, "the file", func() bool {
+		_, n := svc.Tracker().Files(tracker.Processed, 0, 1)
+		return n == 1
+	})
+	stop()
+	if got, _ := readNames(folder.Processed); len(got) != 2 || got[0][0] != '.' || got[1] != "a.txt" { // the result and the temp name Recover needs
+		t.Errorf("processed/ = %q", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(folder.Processed, "a.txt")); string(got) != "A\n" {
+		t.Errorf("result %q", got)
+	}
+	if got, _ := readNames(folder.Failed); len(got) != 0 {
+		t.Errorf("failed/ = %q", got)
+	}
+	if got, _ := readNames(folder.Underprocess); len(got) != 1 {
+		t.Errorf("underprocess/ = %q, want the input kept", got)
+	}
+}

@@ -3,7 +3,9 @@ package sdk
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // Config holds a plugin's settings: the [plugins.NAME.config] table of the
@@ -92,6 +94,27 @@ func (c Config) Strings(key string, def []string) ([]string, error) {
 		return out, nil
 	}
 	return nil, typeError(key, "an array of strings", v)
+}
+
+// Only returns an error naming the first key, in sorted order, that is not
+// one of keys, so that a misspelt setting fails the plugin's load instead
+// of being ignored. Call it first when reading settings with the getters.
+func (c Config) Only(keys ...string) error {
+	var unknown []string
+	for k := range c {
+		if !slices.Contains(keys, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	known := "none"
+	if len(keys) > 0 {
+		known = strings.Join(keys, ", ")
+	}
+	return errors.New("unknown config key " + strconv.Quote(unknown[0]) + " (settings of this plugin: " + known + ")")
 }
 
 // Decode decodes the whole config into v, a pointer to a struct with json

@@ -79,6 +79,9 @@ func ExampleWhole() {
 func ExampleConfigure() {
 	var prefix string
 	sdk.Configure(func(c sdk.Config) (err error) {
+		if err := c.Only("prefix"); err != nil {
+			return err
+		}
 		prefix, err = c.String("prefix", "> ")
 		return err
 	})

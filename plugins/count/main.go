@@ -10,9 +10,8 @@
 // before the summary so the two stay apart. An empty file gives just the
 // summary.
 //
-// The plugin holds the whole file in memory, twice, to see its exact line
-// terminators: a file can be up to about a quarter of the plugin's memory
-// limit (the host's max_memory, 1 GiB by default, allows about 250 MB).
+// The plugin streams: it keeps only the counts, not the file, so a file of
+// any size can be counted.
 //
 // Settings:
 //
@@ -21,7 +20,7 @@
 package main
 
 import (
-	"fmt"
+	"strconv"
 	"unicode"
 	"unicode/utf8"
 
@@ -29,18 +28,25 @@ import (
 )
 
 type settings struct {
-	OnlySummary bool   `json:"only_summary"`
-	Prefix      string `json:"prefix"`
+	onlySummary bool
+	prefix      string
 }
 
 const defaultPrefix = "# "
 
-var cfg = settings{Prefix: defaultPrefix}
+var cfg = settings{prefix: defaultPrefix}
 
 func init() {
 	sdk.Configure(func(c sdk.Config) error {
-		s := settings{Prefix: defaultPrefix}
-		if err := c.Decode(&s); err != nil {
+		if err := c.Only("only_summary", "prefix"); err != nil {
+			return err
+		}
+		var s settings
+		var err error
+		if s.onlySummary, err = c.Bool("only_summary", false); err != nil {
+			return err
+		}
+		if s.prefix, err = c.String("prefix", defaultPrefix); err != nil {
 			return err
 		}
 		cfg = s
@@ -63,14 +69,20 @@ func (c *counter) Line(line []byte, emit func([]byte)) error {
 	c.lines++
 	c.words += words(line)
 	c.bytes += len(line) + len(sdk.LineEnding())
-	if !cfg.OnlySummary {
+	if !cfg.onlySummary {
 		emit(line)
 	}
 	return nil
 }
 
 func (c *counter) End(emit func([]byte)) error {
-	emit(fmt.Appendf(nil, "%slines=%d words=%d bytes=%d", cfg.Prefix, c.lines, c.words, c.bytes))
+	b := append([]byte(cfg.prefix), "lines="...)
+	b = strconv.AppendInt(b, int64(c.lines), 10)
+	b = append(b, " words="...)
+	b = strconv.AppendInt(b, int64(c.words), 10)
+	b = append(b, " bytes="...)
+	b = strconv.AppendInt(b, int64(c.bytes), 10)
+	emit(b)
 	return nil
 }
 

@@ -54,9 +54,9 @@ func TestCountLongLine(t *testing.T) {
 
 func TestCountBadConfig(t *testing.T) {
 	tests := []struct{ config, key string }{
-		{`{"only_summary": "yes"}`, "only_summary"},
-		{`{"prefix": 1}`, "prefix"},
-		{`{"summary_only": true}`, `"summary_only"`},
+		{`{"only_summary": "yes"}`, `config key "only_summary": want true or false`},
+		{`{"prefix": 1}`, `config key "prefix": want a string`},
+		{`{"summary_only": true}`, `unknown config key "summary_only"`},
 	}
 	for _, tt := range tests {
 		err := sdk.Run(strings.NewReader("x\n"), new(strings.Builder), "in.txt", tt.config)

@@ -6,10 +6,11 @@
 //	Ann,41       ->   {"name":"Bob, Jr.","age":"7"}
 //	"Bob, Jr.",7
 //
-// The CSV is read as RFC 4180 (https://pkg.go.dev/encoding/csv): fields may
-// be quoted, a quote inside a quoted field is doubled, and a quoted field
-// may contain line breaks (the record then spans several input lines and
-// the value gets "\n" for each). Empty lines are skipped, a UTF-8 byte order
+// The CSV is read as RFC 4180, by the rules of Go's encoding/csv
+// (https://pkg.go.dev/encoding/csv) with strict quoting: fields may be
+// quoted, a quote inside a quoted field is doubled, and a quoted field may
+// contain line breaks (the record then spans several input lines and the
+// value gets "\n" for each). Empty lines are skipped, a UTF-8 byte order
 // mark before the header is dropped, and invalid UTF-8 becomes U+FFFD. A
 // file that is empty or has only a header gives empty output.
 //
@@ -30,21 +31,14 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
 	"errors"
-	"fmt"
-	"io"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/filehost/host/sdk"
 )
-
-type settings struct {
-	Delimiter string `json:"delimiter"`
-	TrimSpace bool   `json:"trim_space"`
-}
 
 // maxRecord bounds the text buffered for one record, so a stray quote does
 // not make the plugin hold the rest of a large file.
@@ -61,39 +55,41 @@ type converter struct {
 	keys    [][]byte // header names as JSON strings; nil until the header
 	out     []byte
 
-	// The csv.Reader is given one complete record at a time through src;
-	// fed counts the lines it was given before the current record.
-	r   *csv.Reader
-	src feed
-	fed int
+	buf    []byte   // unquoted text of the fields of the record being parsed
+	ends   []int    // end of each field in buf
+	fields []string // the fields, reused from record to record
 }
 
 var c = &converter{comma: ','}
 
 func init() {
 	sdk.Configure(func(cfg sdk.Config) error {
-		s := settings{Delimiter: ","}
-		if err := cfg.Decode(&s); err != nil {
+		if err := cfg.Only("delimiter", "trim_space"); err != nil {
 			return err
 		}
-		r, n := utf8.DecodeRuneInString(s.Delimiter)
-		if n == 0 || n != len(s.Delimiter) || r == utf8.RuneError || r == '"' || r == '\r' || r == '\n' {
-			return fmt.Errorf(`config key "delimiter": want one character other than a quote or line break, got %q`, s.Delimiter)
+		delim, err := cfg.String("delimiter", ",")
+		if err != nil {
+			return err
 		}
-		c.comma, c.trim = r, s.TrimSpace
-		// csv.Reader would also skip a whitespace delimiter, losing empty
-		// fields, so then trim only after parsing.
-		c.lead = s.TrimSpace && !unicode.IsSpace(r)
+		trim, err := cfg.Bool("trim_space", false)
+		if err != nil {
+			return err
+		}
+		r, n := utf8.DecodeRuneInString(delim)
+		if n == 0 || n != len(delim) || r == utf8.RuneError || r == '"' || r == '\r' || r == '\n' {
+			return errors.New(`config key "delimiter": want one character other than a quote or line break, got ` + strconv.Quote(delim))
+		}
+		c.comma, c.trim = r, trim
+		// Skipping leading whitespace would also skip a whitespace
+		// delimiter, losing empty fields, so then trim only after parsing.
+		c.lead = trim && !unicode.IsSpace(r)
 		return nil
 	})
 	sdk.Handle(c)
 }
 
 func (c *converter) Begin(string) error {
-	c.line, c.pending, c.keys, c.fed = 0, c.pending[:0], nil, 0
-	c.r = csv.NewReader(&c.src)
-	c.r.Comma, c.r.TrimLeadingSpace = c.comma, c.lead
-	c.r.FieldsPerRecord, c.r.ReuseRecord = -1, true
+	c.line, c.pending, c.keys = 0, c.pending[:0], nil
 	return nil
 }
 
@@ -112,20 +108,21 @@ func (c *converter) Line(line []byte, emit func([]byte)) error {
 	c.pending = append(append(c.pending, line...), '\n')
 	if c.open(line, continued) {
 		if len(c.pending) > maxRecord {
-			return sdk.Failf("line %d: record longer than %d bytes; is a quote missing?", c.start, maxRecord)
+			return errors.New("line " + strconv.Itoa(c.start) + ": record longer than " + strconv.Itoa(maxRecord) + " bytes; is a quote missing?")
 		}
 		return nil
 	}
 	fields, err := c.parse(c.pending)
 	c.pending = c.pending[:0]
-	if err != nil {
+	if err != nil || fields == nil {
 		return err
 	}
 	if c.keys == nil {
 		return c.setHeader(fields)
 	}
 	if len(fields) != len(c.keys) {
-		return sdk.Failf("line %d: record has %d fields, header has %d", c.start, len(fields), len(c.keys))
+		return errors.New("line " + strconv.Itoa(c.start) + ": record has " + strconv.Itoa(len(fields)) +
+			" fields, header has " + strconv.Itoa(len(c.keys)))
 	}
 	c.out = append(c.out[:0], '{')
 	for i, f := range fields {
@@ -142,7 +139,7 @@ func (c *converter) Line(line []byte, emit func([]byte)) error {
 
 func (c *converter) End(func([]byte)) error {
 	if len(c.pending) > 0 {
-		return sdk.Failf("line %d: quoted field not closed at end of file", c.start)
+		return errors.New("line " + strconv.Itoa(c.start) + ": quoted field not closed at end of file")
 	}
 	return nil
 }
@@ -177,35 +174,117 @@ func (c *converter) open(line []byte, inQuotes bool) bool {
 	return inQuotes
 }
 
-// parse parses rec, the text of one complete record.
+// Errors of parse, worded as encoding/csv's.
+var (
+	errBareQuote = errors.New(`bare " in non-quoted-field`)
+	errQuote     = errors.New(`extraneous or missing " in quoted-field`)
+)
+
+// parse parses rec, the text of the record starting at line c.start: its
+// lines, each followed by "\n". It reads the first record of rec as
+// encoding/csv's Reader does with c.comma, TrimLeadingSpace = c.lead and
+// strict quotes, so also with its error positions (1-based line and byte
+// column). A first line that is empty once a "\r" at its end is dropped
+// (csv.Reader's "\r\n" normalisation) gives no fields and no error.
 func (c *converter) parse(rec []byte) ([]string, error) {
-	c.src.rec = rec
-	before := c.fed
-	c.fed += bytes.Count(rec, []byte("\n"))
-	fields, err := c.r.Read()
-	if pe, ok := errors.AsType[*csv.ParseError](err); ok {
-		return nil, sdk.Failf("line %d, column %d: %v", c.start+pe.Line-before-1, pe.Column, pe.Err)
-	} else if err != nil {
-		return nil, sdk.Failf("line %d: %v", c.start, err)
+	line, rest := nextLine(rec)
+	if len(line) == 0 {
+		return nil, nil
 	}
-	if c.trim {
-		for i, f := range fields {
-			fields[i] = strings.TrimSpace(f)
+	c.buf, c.ends = c.buf[:0], c.ends[:0]
+	lineNo, col := c.start, 1 // position of line[0]
+	commaLen := utf8.RuneLen(c.comma)
+fields:
+	for {
+		if c.lead {
+			i := bytes.IndexFunc(line, func(r rune) bool { return !unicode.IsSpace(r) })
+			if i < 0 {
+				i = len(line)
+			}
+			line, col = line[i:], col+i
+		}
+		if len(line) == 0 || line[0] != '"' {
+			field := line
+			i := bytes.IndexRune(line, c.comma)
+			if i >= 0 {
+				field = line[:i]
+			}
+			if j := bytes.IndexByte(field, '"'); j >= 0 {
+				return nil, parseError(lineNo, col+j, errBareQuote)
+			}
+			c.buf = append(c.buf, field...)
+			c.ends = append(c.ends, len(c.buf))
+			if i < 0 {
+				break fields
+			}
+			line, col = line[i+commaLen:], col+i+commaLen
+			continue
+		}
+		line, col = line[1:], col+1 // the opening quote
+		for {
+			i := bytes.IndexByte(line, '"')
+			if i < 0 { // the field goes on in the next line
+				c.buf = append(append(c.buf, line...), '\n')
+				col += len(line) + 1
+				if len(rest) == 0 {
+					return nil, parseError(lineNo, col, errQuote)
+				}
+				line, rest = nextLine(rest)
+				lineNo, col = lineNo+1, 1
+				continue
+			}
+			c.buf = append(c.buf, line[:i]...)
+			line, col = line[i+1:], col+i+1
+			switch {
+			case len(line) > 0 && line[0] == '"': // doubled quote
+				c.buf = append(c.buf, '"')
+				line, col = line[1:], col+1
+			case startsWithRune(line, c.comma):
+				c.ends = append(c.ends, len(c.buf))
+				line, col = line[commaLen:], col+commaLen
+				continue fields
+			case len(line) == 0:
+				c.ends = append(c.ends, len(c.buf))
+				break fields
+			default:
+				return nil, parseError(lineNo, col-1, errQuote)
+			}
 		}
 	}
-	return fields, nil
+	s := string(c.buf) // one allocation for all fields
+	c.fields = c.fields[:0]
+	prev := 0
+	for _, end := range c.ends {
+		f := s[prev:end]
+		if c.trim {
+			f = strings.TrimSpace(f)
+		}
+		c.fields = append(c.fields, f)
+		prev = end
+	}
+	return c.fields, nil
 }
 
-// feed is an io.Reader of the record text last put in rec.
-type feed struct{ rec []byte }
-
-func (f *feed) Read(p []byte) (int, error) {
-	if len(f.rec) == 0 {
-		return 0, io.EOF
+// nextLine splits the first line off text, dropping its "\n" and one "\r"
+// before that, as csv.Reader does.
+func nextLine(text []byte) (line, rest []byte) {
+	line = text
+	if i := bytes.IndexByte(text, '\n'); i >= 0 {
+		line, rest = text[:i], text[i+1:]
 	}
-	n := copy(p, f.rec)
-	f.rec = f.rec[n:]
-	return n, nil
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, rest
+}
+
+func startsWithRune(b []byte, r rune) bool {
+	r1, _ := utf8.DecodeRune(b)
+	return r1 == r && len(b) > 0
+}
+
+func parseError(line, col int, err error) error {
+	return errors.New("line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + ": " + err.Error())
 }
 
 func (c *converter) setHeader(names []string) error {
@@ -213,10 +292,11 @@ func (c *converter) setHeader(names []string) error {
 	seen := make(map[string]int, len(names))
 	for i, name := range names {
 		if name == "" {
-			return sdk.Failf("line %d: header column %d has no name", c.start, i+1)
+			return errors.New("line " + strconv.Itoa(c.start) + ": header column " + strconv.Itoa(i+1) + " has no name")
 		}
 		if j, dup := seen[name]; dup {
-			return sdk.Failf("line %d: header name %q is used by columns %d and %d", c.start, name, j+1, i+1)
+			return errors.New("line " + strconv.Itoa(c.start) + ": header name " + strconv.Quote(name) +
+				" is used by columns " + strconv.Itoa(j+1) + " and " + strconv.Itoa(i+1))
 		}
 		seen[name] = i
 		c.keys[i] = appendString(nil, name)
@@ -224,7 +304,10 @@ func (c *converter) setHeader(names []string) error {
 	return nil
 }
 
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
+// appendString appends s as a JSON string, byte for byte as a json.Encoder
+// with SetEscapeHTML(false) writes it: valid UTF-8 is kept as is (but for
+// U+2028 and U+2029, escaped), control characters are escaped, and each byte
+// of invalid UTF-8 becomes \ufffd.
 func appendString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
@@ -240,6 +323,10 @@ func appendString(dst []byte, s string) []byte {
 				dst = append(dst, `\r`...)
 			case c == '\t':
 				dst = append(dst, `\t`...)
+			case c == '\b':
+				dst = append(dst, `\b`...)
+			case c == '\f':
+				dst = append(dst, `\f`...)
 			case c < 0x20:
 				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			default:

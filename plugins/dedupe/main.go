@@ -29,13 +29,14 @@ import (
 	"bytes"
 	"errors"
 	"hash/maphash"
+	"strconv"
 
 	"github.com/filehost/host/sdk"
 )
 
 type settings struct {
-	Adjacent   bool `json:"adjacent"`
-	MaxEntries int  `json:"max_entries"`
+	adjacent   bool
+	maxEntries int
 }
 
 type dedupe struct {
@@ -51,18 +52,25 @@ type dedupe struct {
 const defaultMaxEntries = 1_000_000
 
 var d = &dedupe{
-	settings: settings{MaxEntries: defaultMaxEntries},
+	settings: settings{maxEntries: defaultMaxEntries},
 	seed:     maphash.MakeSeed(),
 	seen:     map[uint64]struct{}{},
 }
 
 func init() {
 	sdk.Configure(func(c sdk.Config) error {
-		s := settings{MaxEntries: defaultMaxEntries}
-		if err := c.Decode(&s); err != nil {
+		if err := c.Only("adjacent", "max_entries"); err != nil {
 			return err
 		}
-		if s.MaxEntries < 1 {
+		var s settings
+		var err error
+		if s.adjacent, err = c.Bool("adjacent", false); err != nil {
+			return err
+		}
+		if s.maxEntries, err = c.Int("max_entries", defaultMaxEntries); err != nil {
+			return err
+		}
+		if s.maxEntries < 1 {
 			return errors.New(`config key "max_entries": must be at least 1`)
 		}
 		d.settings = s
@@ -80,7 +88,7 @@ func (d *dedupe) Begin(string) error {
 
 func (d *dedupe) Line(line []byte, emit func([]byte)) error {
 	d.line++
-	if d.Adjacent {
+	if d.adjacent {
 		if d.hasPrev && bytes.Equal(line, d.prev) {
 			d.dropped++
 			return nil
@@ -94,8 +102,9 @@ func (d *dedupe) Line(line []byte, emit func([]byte)) error {
 		d.dropped++
 		return nil
 	}
-	if len(d.seen) >= d.MaxEntries {
-		return sdk.Failf("line %d: more than %d distinct lines (max_entries); raise max_entries or set adjacent = true", d.line, d.MaxEntries)
+	if len(d.seen) >= d.maxEntries {
+		return errors.New("line " + strconv.Itoa(d.line) + ": more than " + strconv.Itoa(d.maxEntries) +
+			" distinct lines (max_entries); raise max_entries or set adjacent = true")
 	}
 	d.seen[h] = struct{}{}
 	emit(line)
@@ -103,7 +112,7 @@ func (d *dedupe) Line(line []byte, emit func([]byte)) error {
 }
 
 func (d *dedupe) End(func([]byte)) error {
-	sdk.Debugf("dropped %d of %d lines as duplicates", d.dropped, d.line)
+	sdk.Debug("dropped " + strconv.Itoa(d.dropped) + " of " + strconv.Itoa(d.line) + " lines as duplicates")
 	return nil
 }
 

@@ -66,11 +66,12 @@ func TestDedupeMaxEntries(t *testing.T) {
 
 func TestDedupeBadConfig(t *testing.T) {
 	tests := []struct{ config, key string }{
-		{`{"max_entries": 0}`, `"max_entries"`},
-		{`{"max_entries": -5}`, `"max_entries"`},
-		{`{"max_entries": 1.5}`, "max_entries"},
-		{`{"adjacent": 1}`, "adjacent"},
-		{`{"uniq": true}`, `"uniq"`},
+		{`{"max_entries": 0}`, `config key "max_entries": must be at least 1`},
+		{`{"max_entries": -5}`, `config key "max_entries": must be at least 1`},
+		{`{"max_entries": 1.5}`, `config key "max_entries": want an integer`},
+		{`{"max_entries": "10"}`, `config key "max_entries": want an integer`},
+		{`{"adjacent": 1}`, `config key "adjacent": want true or false`},
+		{`{"uniq": true}`, `unknown config key "uniq"`},
 	}
 	for _, tt := range tests {
 		err := sdk.Run(strings.NewReader("x\n"), new(strings.Builder), "in.txt", tt.config)

@@ -12,17 +12,10 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"regexp"
 
 	"github.com/filehost/host/sdk"
 )
-
-type settings struct {
-	Pattern    string `json:"pattern"`
-	Invert     bool   `json:"invert"`
-	IgnoreCase bool   `json:"ignore_case"`
-}
 
 var (
 	re     *regexp.Regexp
@@ -31,22 +24,31 @@ var (
 
 func init() {
 	sdk.Configure(func(c sdk.Config) error {
-		var s settings
-		if err := c.Decode(&s); err != nil {
+		if err := c.Only("pattern", "invert", "ignore_case"); err != nil {
 			return err
 		}
-		if s.Pattern == "" {
+		expr, err := c.String("pattern", "")
+		if err != nil {
+			return err
+		}
+		inv, err := c.Bool("invert", false)
+		if err != nil {
+			return err
+		}
+		ignoreCase, err := c.Bool("ignore_case", false)
+		if err != nil {
+			return err
+		}
+		if expr == "" {
 			return errors.New(`config key "pattern" is required: the regular expression lines must match`)
 		}
-		expr := s.Pattern
-		if s.IgnoreCase {
+		if ignoreCase {
 			expr = "(?i)" + expr
 		}
-		var err error
 		if re, err = regexp.Compile(expr); err != nil {
-			return fmt.Errorf("config key %q: %w", "pattern", err)
+			return errors.New(`config key "pattern": ` + err.Error())
 		}
-		invert = s.Invert
+		invert = inv
 		return nil
 	})
 	sdk.Filter(func(line []byte) bool { return re.Match(line) != invert })

@@ -44,9 +44,10 @@ func TestGrepBadConfig(t *testing.T) {
 		{``, `"pattern" is required`},
 		{`{"pattern": ""}`, `"pattern" is required`},
 		{`{"pattern": "a(b"}`, `"pattern": error parsing regexp`},
-		{`{"pattern": 3}`, "pattern"},
-		{`{"pattern": "a", "invert": "yes"}`, "invert"},
-		{`{"pattern": "a", "ignorecase": true}`, `"ignorecase"`},
+		{`{"pattern": 3}`, `config key "pattern": want a string`},
+		{`{"pattern": "a", "invert": "yes"}`, `config key "invert": want true or false`},
+		{`{"pattern": "a", "ignore_case": 1}`, `config key "ignore_case": want true or false`},
+		{`{"pattern": "a", "ignorecase": true}`, `unknown config key "ignorecase"`},
 	}
 	for _, tt := range tests {
 		err := sdk.Run(strings.NewReader("x\n"), new(strings.Builder), "in.txt", tt.config)

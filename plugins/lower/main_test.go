@@ -35,7 +35,7 @@ func TestLower(t *testing.T) {
 
 func TestSettingsRejected(t *testing.T) {
 	err := sdk.Run(strings.NewReader("x\n"), new(strings.Builder), "in.txt", `{"chars": " "}`)
-	if err == nil || !strings.Contains(err.Error(), `"chars"`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown config key "chars" (settings of this plugin: none)`) {
 		t.Errorf("got error %v, want one naming \"chars\"", err)
 	}
 }

@@ -25,8 +25,8 @@ import (
 )
 
 func init() {
-	// No settings: Decode into an empty struct rejects any key given.
-	sdk.Configure(func(c sdk.Config) error { return c.Decode(&struct{}{}) })
+	// No settings: any key given is an error.
+	sdk.Configure(func(c sdk.Config) error { return c.Only() })
 	sdk.Map(snake)
 }
 

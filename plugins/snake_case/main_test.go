@@ -46,7 +46,7 @@ func TestSnakeCase(t *testing.T) {
 
 func TestSettingsRejected(t *testing.T) {
 	err := sdk.Run(strings.NewReader("x\n"), new(strings.Builder), "in.txt", `{"chars": " "}`)
-	if err == nil || !strings.Contains(err.Error(), `"chars"`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown config key "chars" (settings of this plugin: none)`) {
 		t.Errorf("got error %v, want one naming \"chars\"", err)
 	}
 }

@@ -15,25 +15,21 @@ import (
 	"github.com/filehost/host/sdk"
 )
 
-type settings struct {
-	Chars *string `json:"chars"`
-}
-
 var cutset string // characters to trim; "" means Unicode whitespace
 
 func init() {
 	sdk.Configure(func(c sdk.Config) error {
-		var s settings
-		if err := c.Decode(&s); err != nil {
+		if err := c.Only("chars"); err != nil {
 			return err
 		}
-		cutset = ""
-		if s.Chars != nil {
-			if *s.Chars == "" {
-				return errors.New(`config key "chars": must not be empty (leave it out to trim whitespace)`)
-			}
-			cutset = *s.Chars
+		chars, err := c.String("chars", "")
+		if err != nil {
+			return err
 		}
+		if c.Has("chars") && chars == "" {
+			return errors.New(`config key "chars": must not be empty (leave it out to trim whitespace)`)
+		}
+		cutset = chars
 		return nil
 	})
 	sdk.Map(func(line []byte) []byte {

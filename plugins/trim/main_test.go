@@ -38,8 +38,9 @@ func TestTrim(t *testing.T) {
 func TestTrimBadConfig(t *testing.T) {
 	tests := []struct{ config, key string }{
 		{`{"chars": ""}`, `"chars"`},
-		{`{"chars": 5}`, "chars"},
-		{`{"charz": "x"}`, `"charz"`},
+		{`{"chars": 5}`, `config key "chars": want a string`},
+		{`{"chars": ["x"]}`, `config key "chars": want a string`},
+		{`{"charz": "x"}`, `unknown config key "charz"`},
 	}
 	for _, tt := range tests {
 		err := sdk.Run(strings.NewReader("x\n"), new(strings.Builder), "in.txt", tt.config)

@@ -216,10 +216,14 @@ func (s *Service) Run(ctx context.Context) error {
 	s.logger.Info("watching", "folders", len(s.folders), "workers", s.workers, "plugins", len(s.h.Plugins()))
 
 	// One dispatcher per folder hands its oldest ready file to the next
-	// free worker.
+	// free worker. With a single folder the workers take files from it
+	// themselves, which spares a goroutine hand-off per file.
 	jobs := make(chan job)
 	var dispatchers sync.WaitGroup
 	for _, wd := range s.folders {
+		if len(s.folders) == 1 {
+			break
+		}
 		dispatchers.Add(1)
 		go func() {
 			defer dispatchers.Done()
@@ -242,6 +246,16 @@ func (s *Service) Run(ctx context.Context) error {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
+			if len(s.folders) == 1 {
+				wd := s.folders[0]
+				for {
+					f, err := wd.w.Next(runCtx)
+					if err != nil {
+						return
+					}
+					s.handle(procCtx, job{wd, f})
+				}
+			}
 			for j := range jobs {
 				s.handle(procCtx, j)
 			}

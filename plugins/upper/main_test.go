@@ -3,6 +3,7 @@
 package main
 
 import (
+	"io"
 	"strings"
 	"testing"
 
@@ -23,6 +24,17 @@ func TestUpper(t *testing.T) {
 		}
 		if out.String() != tt.want {
 			t.Errorf("upper(%q) = %q, want %q", tt.in, out.String(), tt.want)
+		}
+	}
+}
+
+func BenchmarkUpper(b *testing.B) {
+	line := "2024-05-01T10:20:30Z info request from 203.0.113.9 user=ann@example.com path=/api/v1.2/items took 12.5ms\n"
+	in := strings.Repeat(line, 10_000)
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if err := sdk.Run(strings.NewReader(in), io.Discard, "in.log", ""); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -11,10 +11,11 @@ import (
 )
 
 // The event stream. One goroutine (pump) holds the server's single
-// tracker subscription: it feeds the metrics and, while pages are open,
-// gathers changes for a quarter of a second, keeping only the latest
-// record of each file, then encodes the batch once and hands the same
-// bytes to every stream. So the tracker's cost per event does not grow
+// tracker subscription: every 50 ms it drains what arrived (waking for
+// each event would cost a thread wake-up per event, several per file),
+// feeds the metrics and, while pages are open, gathers changes for a
+// quarter of a second, keeping only the latest record of each file, then
+// encodes the batch once and hands the same bytes to every stream. So the tracker's cost per event does not grow
 // with the number of open dashboards, a busy host sends a few messages a
 // second rather than one per event, and a slow browser never slows the
 // host: its stream is dropped, and EventSource reconnects and reloads a
@@ -25,6 +26,9 @@ const (
 	// pump still fall behind, the tracker drops it; it subscribes again and
 	// tells pages to resync.
 	trackerBuffer = 4096
+	// drainEvery is how often the pump takes the events that arrived: at
+	// tens of thousands of events a second, well within trackerBuffer.
+	drainEvery = 50 * time.Millisecond
 	// batchEvery is how long changes gather before they are sent.
 	batchEvery = 250 * time.Millisecond
 	// clientBuffer is how many messages (batches, ticks) a stream may lag
@@ -85,6 +89,8 @@ func (s *Server) pump(events <-chan tracker.Event, stop func()) {
 	defer func() { stop() }()
 	ticker := time.NewTicker(tickEvery)
 	defer ticker.Stop()
+	drain := time.NewTicker(drainEvery)
+	defer drain.Stop()
 	flush := time.NewTimer(batchEvery)
 	flush.Stop()
 	var (
@@ -92,36 +98,47 @@ func (s *Server) pump(events <-chan tracker.Event, stop func()) {
 		batch   []tracker.Event // latest event per file, in order of first change
 		pending = map[uint64]int{}
 	)
+	handle := func(ev tracker.Event) {
+		if last != 0 && ev.Seq > last+1 {
+			s.metrics.missed.Add(float64(ev.Seq - last - 1))
+		}
+		last = ev.Seq
+		s.metrics.observe(ev)
+		if s.hub.count() == 0 {
+			return
+		}
+		if i, ok := pending[ev.File.ID]; ok {
+			batch[i] = ev
+			return
+		}
+		if len(batch) == 0 {
+			flush.Reset(batchEvery)
+		}
+		pending[ev.File.ID] = len(batch)
+		batch = append(batch, ev)
+	}
 	for {
 		select {
 		case <-s.done:
 			return
-		case ev, ok := <-events:
-			if !ok {
-				s.logger.Warn("dashboard fell behind the tracker; open pages will reload")
-				events, stop = s.tracker.Subscribe(trackerBuffer)
-				s.metrics.resubscribed.Inc()
-				batch, pending = batch[:0], map[uint64]int{}
-				s.hub.broadcast(message("resync", struct{}{}))
-				continue
+		case <-drain.C:
+		drained:
+			for {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						s.logger.Warn("dashboard fell behind the tracker; open pages will reload")
+						events, stop = s.tracker.Subscribe(trackerBuffer)
+						s.metrics.resubscribed.Inc()
+						batch, pending = batch[:0], map[uint64]int{}
+						s.hub.broadcast(message("resync", struct{}{}))
+						break drained
+					}
+					handle(ev)
+				default:
+					break drained
+				}
 			}
-			if last != 0 && ev.Seq > last+1 {
-				s.metrics.missed.Add(float64(ev.Seq - last - 1))
-			}
-			last = ev.Seq
-			s.metrics.observe(ev)
-			if s.hub.count() == 0 {
-				continue
-			}
-			if i, ok := pending[ev.File.ID]; ok {
-				batch[i] = ev
-				continue
-			}
-			if len(batch) == 0 {
-				flush.Reset(batchEvery)
-			}
-			pending[ev.File.ID] = len(batch)
-			batch = append(batch, ev)
 		case <-flush.C:
 			if len(batch) > 0 {
 				s.hub.broadcast(message("files", batch))

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -26,6 +27,10 @@ type Folder struct {
 	// NoSync skips fsync of results and folders: still safe if the host
 	// crashes, not if the machine loses power.
 	NoSync bool
+
+	// reap, when set (watch mode, with sync), defers the removal of each
+	// committed temp name to the next fsync of underprocess/; see retire.
+	reap *reaper
 }
 
 // OpenFolder returns the folder at dir, creating its subfolders.
@@ -133,26 +138,82 @@ func (f Folder) Commit(claimed, name string, write func(io.Writer) error) (strin
 		return dst, fmt.Errorf("%w: %w", ErrInputKept, err)
 	}
 	if linked {
-		_ = os.Remove(tmp)
+		if f.deferring() {
+			f.reap.add(f, tmp)
+		} else {
+			_ = os.Remove(tmp)
+		}
 	}
 	return dst, nil
 }
 
 // retire removes a claimed input whose result is committed, or moves it
-// to archive/ when the folder keeps inputs.
+// to archive/ when the folder keeps inputs. The removal must be durable
+// before the temp name goes, or after a power loss the input could be back
+// without it and be processed again. When deferring, retire does not wait
+// for an fsync of underprocess/ of its own: Commit hands the temp name to
+// the reaper, which removes it after the next one (the next claim's, or
+// its timer's). That is one fsync less per file, with the same guarantees.
 func (f Folder) retire(claimed string) error {
 	if f.Archive != "" {
 		if err := os.MkdirAll(f.Archive, 0o755); err != nil {
 			return err
 		}
-		_, err := f.moveNoClobber(claimed, f.Archive, filepath.Base(claimed))
+		if _, err := f.moveNoClobber(claimed, f.Archive, filepath.Base(claimed)); err != nil {
+			return err
+		}
+	} else if err := os.Remove(claimed); err != nil {
 		return err
 	}
-	if err := os.Remove(claimed); err != nil {
-		return err
+	if !f.deferring() {
+		f.syncDir(f.Underprocess)
 	}
-	f.syncDir(f.Underprocess)
 	return nil
+}
+
+func (f Folder) deferring() bool { return f.reap != nil && !f.NoSync }
+
+// reapAfter bounds how long a committed file's temp name stays when no
+// other fsync of underprocess/ comes along.
+const reapAfter = 100 * time.Millisecond
+
+// reaper holds the temp names of committed results whose inputs' removal
+// from underprocess/ is not yet known to be durable.
+type reaper struct {
+	mu    sync.Mutex
+	temps []string
+	timer *time.Timer
+}
+
+func (r *reaper) add(f Folder, tmp string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.temps = append(r.temps, tmp)
+	if r.timer == nil {
+		r.timer = time.AfterFunc(reapAfter, func() { f.syncDir(f.Underprocess) })
+	}
+}
+
+// take returns the temp names added so far; an fsync of underprocess/
+// that starts after take covers their inputs' removal.
+func (r *reaper) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	temps := r.temps
+	r.temps = nil
+	return temps
+}
+
+// Flush makes pending removals durable and removes the temp names they
+// hold back. The service calls it when it stops.
+func (f Folder) Flush() {
+	if f.deferring() {
+		f.syncDir(f.Underprocess)
+	}
 }
 
 // claimID identifies a claimed file by a digest of its name and its inode
@@ -362,8 +423,15 @@ func (f Folder) syncDir(dir string) {
 	if f.NoSync {
 		return
 	}
+	var reaped []string
+	if dir == f.Underprocess && f.reap != nil {
+		reaped = f.reap.take() // before the fsync, which then covers them
+	}
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		_ = d.Close()
+	}
+	for _, tmp := range reaped {
+		_ = os.Remove(tmp)
 	}
 }

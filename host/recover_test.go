@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 func put(t *testing.T, path, data string) {
@@ -167,4 +168,61 @@ func TestLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	unlock2()
+}
+
+// With sync, a committed result's temp name stays until an fsync of
+// underprocess/ has made its input's removal durable: the next claim's,
+// the reaper's timer, or Flush. A crash before that is recovered like any
+// leftover temp name.
+func TestCommitDefersTempRemoval(t *testing.T) {
+	f, _ := OpenFolder(t.TempDir())
+	f.reap = &reaper{}
+	in := filepath.Join(f.Underprocess, "a")
+	put(t, in, "a")
+	if _, err := f.Commit(in, "a", func(w io.Writer) error { _, err := io.WriteString(w, "A"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := readNames(f.Processed)
+	if len(got) != 2 || !IsTemp(got[0]) || got[1] != "a" {
+		t.Fatalf("processed/ = %q, want the result and its temp name", got)
+	}
+	// A crash now: recovery removes the temp name and keeps the result.
+	g := f
+	g.reap = nil
+	if rec, err := g.Recover(); err != nil || len(rec.Removed) != 1 || len(rec.Completed)+len(rec.Requeued) != 0 {
+		t.Fatalf("recover: %+v, %v", rec, err)
+	}
+	if got := names(t, f.Processed); got != "a" {
+		t.Errorf("after recovery, processed/ = %s", got)
+	}
+
+	// The next claim's fsync of underprocess/ removes held temp names.
+	in = filepath.Join(f.Underprocess, "b")
+	put(t, in, "b")
+	if _, err := f.Commit(in, "b", func(w io.Writer) error { _, err := io.WriteString(w, "B"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	put(t, filepath.Join(f.Unprocessed, "c"), "c")
+	if _, err := f.Claim(filepath.Join(f.Unprocessed, "c")); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, f.Processed); got != "a,b" {
+		t.Errorf("after the next claim, processed/ = %s", got)
+	}
+
+	// Without another claim, the timer does it.
+	in = filepath.Join(f.Underprocess, "c")
+	if _, err := f.Commit(in, "c", func(w io.Writer) error { _, err := io.WriteString(w, "C"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for names(t, f.Processed) != "a,b,c" {
+		if time.Now().After(deadline) {
+			t.Fatalf("temp name not removed: processed/ = %s", names(t, f.Processed))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := names(t, f.Underprocess); got != "" {
+		t.Errorf("underprocess/ = %s", got)
+	}
 }

@@ -111,6 +111,7 @@ func (s *Service) openFolder(wc WatchConfig, poll time.Duration) (*watched, erro
 			"requeued", len(rec.Requeued), "already_processed", len(rec.Completed),
 			"already_failed", len(rec.Failed), "temp_removed", len(rec.Removed))
 	}
+	folder.reap = &reaper{} // after Recover, which retires inputs itself
 	wd := &watched{cfg: wc, folder: folder, unlock: unlock, ids: map[string]uint64{}}
 	wd.w, err = watch.New(watch.Options{
 		Dir:        folder.Unprocessed,
@@ -147,9 +148,11 @@ func (wd *watched) take(path string) (uint64, bool) {
 	return id, ok
 }
 
-// Close releases the folder locks. Call it after Run returns.
+// Close removes the temp names still held back (see Folder.retire) and
+// releases the folder locks. Call it after Run returns.
 func (s *Service) Close() {
 	for _, wd := range s.folders {
+		wd.folder.Flush()
 		wd.unlock()
 	}
 }

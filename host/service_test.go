@@ -478,3 +478,28 @@ archive = true
 		t.Errorf("underprocess/ = %q, want the input kept", got)
 	}
 }
+
+// With sync on, committed temp names are removed later in batches; none is
+// left once the service stops.
+func TestServiceSyncLeavesNoTemps(t *testing.T) {
+	h, dir := newHost(t, "[run]\nsettle = \"0s\"\nsync = true\n"+upperPipeline, testPlugins(t))
+	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+	_, stop := startService(t, h)
+	for i := range 20 {
+		put(t, filepath.Join(folder.Unprocessed, fmt.Sprintf("f%02d.txt", i)), "x\n")
+	}
+	waitFor(t, "every file", func() bool { return count(folder.Processed) == 20 })
+	stop()
+	got, _ := readNames(folder.Processed)
+	if len(got) != 20 {
+		t.Errorf("processed/ = %q", got)
+	}
+	for _, name := range got {
+		if data, _ := os.ReadFile(filepath.Join(folder.Processed, name)); string(data) != "X\n" {
+			t.Errorf("%s = %q", name, data)
+		}
+	}
+	if left, _ := readNames(folder.Underprocess); len(left) != 0 {
+		t.Errorf("underprocess/ = %q", left)
+	}
+}

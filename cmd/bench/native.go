@@ -21,7 +21,7 @@ import (
 // and removes the claimed input. With sync it makes each step durable as
 // the host does with run.sync = true: the output is fsynced, and each folder
 // after a rename or removal in it (one file and three folder fsyncs per
-// file, like the host).
+// file; the host shares the third between files, see docs/FOLDERS.md).
 type nativeMover struct {
 	watch string
 	sync  bool

@@ -100,21 +100,20 @@ func (c Config) Strings(key string, def []string) ([]string, error) {
 // one of keys, so that a misspelt setting fails the plugin's load instead
 // of being ignored. Call it first when reading settings with the getters.
 func (c Config) Only(keys ...string) error {
-	var unknown []string
+	first, found := "", false
 	for k := range c {
-		if !slices.Contains(keys, k) {
-			unknown = append(unknown, k)
+		if !slices.Contains(keys, k) && (!found || k < first) {
+			first, found = k, true
 		}
 	}
-	if len(unknown) == 0 {
+	if !found {
 		return nil
 	}
-	slices.Sort(unknown)
 	known := "none"
 	if len(keys) > 0 {
 		known = strings.Join(keys, ", ")
 	}
-	return errors.New("unknown config key " + strconv.Quote(unknown[0]) + " (settings of this plugin: " + known + ")")
+	return errors.New("unknown config key " + strconv.Quote(first) + " (settings of this plugin: " + known + ")")
 }
 
 // Decode decodes the whole config into v, a pointer to a struct with json

@@ -1,7 +1,7 @@
 package sdk
 
 // Value formatting for error messages without fmt, which would add about
-// 0.5 MB to every plugin: these cover what the SDK formats (config values
+// 0.3 MB to every plugin: these cover what the SDK formats (config values
 // and panic values) and match fmt's %v for them.
 
 import "strconv"

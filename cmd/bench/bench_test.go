@@ -78,6 +78,7 @@ func TestQuickRun(t *testing.T) {
 				want = append(want, "paced."+v+"."+sys+"."+m)
 			}
 		}
+		want = append(want, "small."+v+".host.cpu_ms_per_file", "small."+v+".native.cpu_ms_per_file")
 	}
 	b := &bench{o: &options{chain: []string{"trim", "upper", "redact"}}}
 	if b.coreutilsMissing(false) == "" {

@@ -180,6 +180,9 @@ func (m *shellMover) times(names []string) (map[string]time.Time, string) {
 	return ctimes(filepath.Join(m.watch, "processed"), names), "ctime"
 }
 
+// cpu is unknown: the pipeline is thousands of short-lived processes.
+func (m *shellMover) cpu() (time.Duration, bool) { return 0, false }
+
 func (m *shellMover) describe() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()

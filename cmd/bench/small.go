@@ -33,6 +33,9 @@ type mover interface {
 	times(names []string) (map[string]time.Time, string)
 	// describe says what went wrong, for errors.
 	describe() string
+	// cpu is the CPU time (user + system) the mover has used so far, if
+	// it can be told apart.
+	cpu() (time.Duration, bool)
 }
 
 // smallResult is one run over a set of small files.
@@ -41,7 +44,8 @@ type smallResult struct {
 	dropPerSec  float64       // how fast the files were renamed in: a ceiling on filesPerSec
 	stampGap    time.Duration // median of the mover's own stamps minus the ctimes (a cross-check)
 	p50, p99    time.Duration
-	timing      string // how processed times were observed
+	timing      string        // how processed times were observed
+	cpuPerFile  time.Duration // CPU from the first drop to the last file, per file; 0 if unknown
 }
 
 func syncLabel(sync bool) string {
@@ -88,9 +92,14 @@ func (b *bench) smallPhase(ctx context.Context, corpus []byte) error {
 				if sys != sysCoreutils { // whose times are the ctimes
 					b.res.add(key+".stamp_minus_ctime_ms", ms(r.stampGap))
 				}
+				cpu := ""
+				if r.cpuPerFile > 0 {
+					b.res.add(key+".cpu_ms_per_file", ms(r.cpuPerFile))
+					cpu = fmt.Sprintf("  cpu %.3f ms/file", ms(r.cpuPerFile))
+				}
 				b.res.timing[sys] = r.timing
-				b.logf("small files %-9s %-6s rep %d/%d: %5d files %7.0f files/s  p50 %7.1f ms  p99 %7.1f ms  (dropped at %.0f files/s)",
-					sys, syncLabel(sync), rep, b.o.reps, n, r.filesPerSec, ms(r.p50), ms(r.p99), r.dropPerSec)
+				b.logf("small files %-9s %-6s rep %d/%d: %5d files %7.0f files/s  p50 %7.1f ms  p99 %7.1f ms  (dropped at %.0f files/s)%s",
+					sys, syncLabel(sync), rep, b.o.reps, n, r.filesPerSec, ms(r.p50), ms(r.p99), r.dropPerSec, cpu)
 			}
 		}
 	}
@@ -164,10 +173,12 @@ func (b *bench) smallRun(ctx context.Context, sys string, sync bool, n int, rate
 	if err != nil {
 		return smallResult{}, err
 	}
+	cpu0, cpuOK := m.cpu()
 	dropped, err := drop(ctx, stage, filepath.Join(watch, "unprocessed"), names, rate)
 	if err == nil {
 		err = waitProcessed(ctx, watch, n, m)
 	}
+	cpu1, _ := m.cpu()
 	if serr := m.stop(); err == nil && serr != nil {
 		err = fmt.Errorf("stop: %w%s", serr, m.describe())
 	}
@@ -181,6 +192,9 @@ func (b *bench) smallRun(ctx context.Context, sys string, sync bool, n int, rate
 	}
 	r, err := summarize(names, dropped, done, timing)
 	r.stampGap = stampGap(done, ct)
+	if cpuOK {
+		r.cpuPerFile = (cpu1 - cpu0) / time.Duration(n)
+	}
 	return r, err
 }
 

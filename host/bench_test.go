@@ -50,30 +50,13 @@ func benchHost(b *testing.B, sync bool) (*host.Host, string) {
 	return h, filepath.Join(dir, "watch")
 }
 
-// benchText returns size bytes of log-like lines with work for each plugin
-// of the chain: whitespace, lower case, addresses and card numbers.
-func benchText(size int) []byte {
-	templates := []string{
-		"  2026-11-29T10:%02d:00Z info user bob.smith@example.org logged in from 10.0.%d.7  ",
-		"\t2026-11-29T10:%02d:01Z warn payment with card 4111 1111 1111 1111 declined for order %d",
-		"2026-11-29T10:%02d:02Z info get /api/v1/items status 200 in %dms from 2001:db8::1f ",
-		"2026-11-29T10:%02d:03Z debug cache hit ratio 0.97 over %d keys, nothing to mask here",
-	}
-	var buf bytes.Buffer
-	for i := 0; buf.Len() < size; i++ {
-		fmt.Fprintf(&buf, templates[i%len(templates)], i%60, i%1000)
-		buf.WriteByte('\n')
-	}
-	return buf.Bytes()[:size]
-}
-
 // BenchmarkProcess is Host.Process through the chain trim, upper, redact,
 // for a small file and a large one.
 func BenchmarkProcess(b *testing.B) {
 	h, _ := benchHost(b, false)
 	for _, size := range []int{4 << 10, 4 << 20} {
 		b.Run("size="+sizeName(size), func(b *testing.B) {
-			in := benchText(size)
+			in := wasmtest.LogText(size)
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -91,7 +74,7 @@ func BenchmarkProcess(b *testing.B) {
 // cost of the protocol's one file and three folder fsyncs.
 func BenchmarkProcessFile(b *testing.B) {
 	h, watch := benchHost(b, true)
-	in := benchText(4 << 10)
+	in := wasmtest.LogText(4 << 10)
 	unprocessed := filepath.Join(watch, "unprocessed")
 	if err := os.MkdirAll(unprocessed, 0o755); err != nil {
 		b.Fatal(err)
@@ -146,7 +129,7 @@ func BenchmarkService(b *testing.B) {
 				time.Sleep(time.Millisecond)
 			}
 			stage := b.TempDir()
-			in := benchText(4 << 10)
+			in := wasmtest.LogText(4 << 10)
 			unprocessed := filepath.Join(watch, "unprocessed")
 			processed := filepath.Join(watch, "processed")
 			b.ReportAllocs()

@@ -46,23 +46,6 @@ func benchCat(b *testing.B) *Plugin {
 	return benchPlugin(b, "cat", wasmtest.Build(b, "testdata/cat"), "")
 }
 
-// benchText returns size bytes of log-like lines with whitespace to trim,
-// lower-case letters, and addresses and card numbers to redact.
-func benchText(size int) []byte {
-	templates := []string{
-		"  2026-11-29T10:%02d:00Z info user bob.smith@example.org logged in from 10.0.%d.7  ",
-		"\t2026-11-29T10:%02d:01Z warn payment with card 4111 1111 1111 1111 declined for order %d",
-		"2026-11-29T10:%02d:02Z info get /api/v1/items status 200 in %dms from 2001:db8::1f ",
-		"2026-11-29T10:%02d:03Z debug cache hit ratio 0.97 over %d keys, nothing to mask here",
-	}
-	var buf bytes.Buffer
-	for i := 0; buf.Len() < size; i++ {
-		fmt.Fprintf(&buf, templates[i%len(templates)], i%60, i%1000)
-		buf.WriteByte('\n')
-	}
-	return buf.Bytes()[:size]
-}
-
 // BenchmarkCall is one call of an empty export (plugin_abi_version): the
 // floor of crossing into a plugin.
 func BenchmarkCall(b *testing.B) {
@@ -156,7 +139,7 @@ func BenchmarkRun(b *testing.B) {
 		{"trim-upper-redact", []string{"trim", "upper", "redact"}},
 	}
 	for _, size := range []int{4 << 10, 4 << 20} {
-		in := benchText(size)
+		in := wasmtest.LogText(size)
 		for _, c := range chains {
 			b.Run(fmt.Sprintf("chain=%s/size=%s", c.name, sizeName(size)), func(b *testing.B) {
 				chain := make([]*Plugin, len(c.plugins))

@@ -31,6 +31,9 @@ type Folder struct {
 	// reap, when set (watch mode, with sync), defers the removal of each
 	// committed temp name to the next fsync of underprocess/; see retire.
 	reap *reaper
+	// shared, when set (watch mode), lets concurrent fsyncs of one folder
+	// share a single fsync; see syncDir.
+	shared *sharedSyncs
 }
 
 // OpenFolder returns the folder at dir, creating its subfolders.
@@ -418,11 +421,22 @@ func Variant(name string, i int) string {
 }
 
 // syncDir makes a rename in dir durable; errors are ignored because not
-// every filesystem can sync a directory.
+// every filesystem can sync a directory. With shared set, callers that
+// ask while an fsync of dir is running wait for the next one, which then
+// covers them all: group commit, so many files in flight cost a few
+// fsyncs, not one each.
 func (f Folder) syncDir(dir string) {
 	if f.NoSync {
 		return
 	}
+	if f.shared != nil {
+		f.shared.of(dir).do(func() { f.fsyncDir(dir) })
+		return
+	}
+	f.fsyncDir(dir)
+}
+
+func (f Folder) fsyncDir(dir string) {
 	var reaped []string
 	if dir == f.Underprocess && f.reap != nil {
 		reaped = f.reap.take() // before the fsync, which then covers them
@@ -433,5 +447,57 @@ func (f Folder) syncDir(dir string) {
 	}
 	for _, tmp := range reaped {
 		_ = os.Remove(tmp)
+	}
+}
+
+// sharedSyncs holds a syncGroup per folder.
+type sharedSyncs struct {
+	mu     sync.Mutex
+	groups map[string]*syncGroup
+}
+
+func (s *sharedSyncs) of(dir string) *syncGroup {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.groups[dir]
+	if !ok {
+		if s.groups == nil {
+			s.groups = map[string]*syncGroup{}
+		}
+		g = &syncGroup{}
+		g.cond.L = &g.mu
+		s.groups[dir] = g
+	}
+	return g
+}
+
+// syncGroup runs one fsync at a time for every caller of do: a caller
+// returns once an fsync that started after it called has finished.
+type syncGroup struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	asked   uint64 // calls so far
+	covered uint64 // calls covered by a finished fsync
+	running bool
+}
+
+func (g *syncGroup) do(fsync func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.asked++
+	me := g.asked
+	for g.covered < me {
+		if g.running {
+			g.cond.Wait()
+			continue
+		}
+		g.running = true
+		upto := g.asked // every call so far is made before this fsync starts
+		g.mu.Unlock()
+		fsync()
+		g.mu.Lock()
+		g.running = false
+		g.covered = upto
+		g.cond.Broadcast()
 	}
 }

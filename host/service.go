@@ -29,6 +29,8 @@ type Service struct {
 	tracker *tracker.Tracker
 	folders []*watched
 	workers int
+	// cpu holds a token per file in the plugin chain: at most workers.
+	cpu     chan struct{}
 	started time.Time
 	running atomic.Bool
 }
@@ -78,6 +80,7 @@ func NewService(h *Host, opts ServiceOptions) (*Service, error) {
 		logger:  opts.Logger,
 		tracker: tracker.New(cfg.Run.History),
 		workers: cfg.Workers(),
+		cpu:     make(chan struct{}, cfg.Workers()),
 		started: time.Now(),
 	}
 	for _, wc := range cfg.Watch {
@@ -112,6 +115,7 @@ func (s *Service) openFolder(wc WatchConfig, poll time.Duration) (*watched, erro
 			"already_failed", len(rec.Failed), "temp_removed", len(rec.Removed))
 	}
 	folder.reap = &reaper{} // after Recover, which retires inputs itself
+	folder.shared = &sharedSyncs{}
 	wd := &watched{cfg: wc, folder: folder, unlock: unlock, ids: map[string]uint64{}}
 	wd.w, err = watch.New(watch.Options{
 		Dir:        folder.Unprocessed,
@@ -180,6 +184,10 @@ func (s *Service) Ready() error {
 	return nil
 }
 
+// inFlightPerWorker is how many files may be between claim and commit per
+// file in the plugin chain.
+const inFlightPerWorker = 4
+
 // stuckWait is how long shutdown waits, after the grace period, for files
 // to stop between chunks.
 const stuckWait = 5 * time.Second
@@ -244,8 +252,13 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	// Each of these goroutines takes one file at a time through its claim,
+	// the plugin chain and its commit, but holds one of the s.workers
+	// tokens of s.cpu only while the chain runs: the rest is waiting on
+	// the disk (renames, fsyncs), and with more files in flight those
+	// waits overlap and their fsyncs are shared (syncDir).
 	var workers sync.WaitGroup
-	for range s.workers {
+	for range s.workers * inFlightPerWorker {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
@@ -389,8 +402,14 @@ func (s *Service) attempt(ctx context.Context, wd *watched, id uint64, claimed, 
 	if fi, err := in.Stat(); err == nil {
 		size = fi.Size()
 	}
-	s.tracker.Start(id, pc.Name, size, attempt)
 	out, err := wd.folder.Commit(claimed, name, func(w io.Writer) error {
+		select {
+		case s.cpu <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-s.cpu }()
+		s.tracker.Start(id, pc.Name, size, attempt)
 		var err error
 		res, err = s.h.Process(ctx, pc.Name, name, &progressReader{r: in, t: s.tracker, id: id}, w)
 		return err

@@ -503,3 +503,51 @@ func TestServiceSyncLeavesNoTemps(t *testing.T) {
 		t.Errorf("underprocess/ = %q", left)
 	}
 }
+
+// Files waiting on the disk do not hold a worker: with workers = 1, more
+// files than one are claimed at a time, but only one is in the plugin chain
+// (the plugin never needs a second instance).
+func TestServiceWorkersBoundTheChainOnly(t *testing.T) {
+	h, dir := newHost(t, `
+[run]
+workers = 1
+settle = "0s"
+sync = true
+
+[[pipeline]]
+name = "slow"
+plugins = ["faulty"]
+`, testPlugins(t))
+	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+	_, stop := startService(t, h)
+	plugin := h.Plugins()[0]
+
+	const files = 12
+	for i := range files {
+		put(t, filepath.Join(folder.Unprocessed, fmt.Sprintf("f%02d.txt", i)), strings.Repeat("slow\n", 5))
+	}
+	maxLive, maxClaimed := 0, 0
+	deadline := time.Now().Add(60 * time.Second)
+	for count(folder.Processed) < files {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d files processed", count(folder.Processed), files)
+		}
+		live, _ := plugin.Instances()
+		maxLive = max(maxLive, live)
+		maxClaimed = max(maxClaimed, count(folder.Underprocess))
+		time.Sleep(500 * time.Microsecond)
+	}
+	stop()
+	if maxLive != 1 {
+		t.Errorf("up to %d instances of the plugin, want 1: one file in the chain at a time (workers = 1)", maxLive)
+	}
+	if maxClaimed < 2 {
+		t.Errorf("at most %d file claimed at once, want more while one runs the chain", maxClaimed)
+	}
+	for i := range files {
+		name := fmt.Sprintf("f%02d.txt", i)
+		if data, _ := os.ReadFile(filepath.Join(folder.Processed, name)); string(data) != strings.Repeat("slow\n", 5) {
+			t.Errorf("%s = %q", name, data)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -86,18 +88,61 @@ func (f Folder) Claim(src string) (string, error) {
 	name := filepath.Base(src)
 	for i := 0; ; i++ {
 		dst := filepath.Join(f.Underprocess, Variant(name, i))
-		if _, err := os.Lstat(dst); err == nil {
-			continue
-		}
-		err := os.Rename(src, dst)
-		if err == nil {
+		err := renameNoReplace(src, dst)
+		switch {
+		case err == nil:
 			f.syncDir(f.Underprocess)
 			return dst, nil
-		}
-		if errors.Is(err, syscall.EXDEV) {
+		case errors.Is(err, fs.ErrExist):
+			continue
+		case errors.Is(err, syscall.EXDEV):
 			return f.moveNoClobber(src, f.Underprocess, name)
 		}
 		return "", err
+	}
+}
+
+// renameChecked renames src to dst after checking that dst does not exist.
+func renameChecked(src, dst string) error {
+	if _, err := os.Lstat(dst); err == nil {
+		return &os.LinkError{Op: "rename", Old: src, New: dst, Err: fs.ErrExist}
+	}
+	return wrapRename(src, dst, syscall.Rename(src, dst))
+}
+
+func wrapRename(src, dst string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
+}
+
+// openInput opens a claimed file for reading. It does not follow a
+// symbolic link put in the file's place, and, unlike os.Open, does not
+// try to register a regular file with the network poller, which costs
+// four system calls that fail or are undone.
+func openInput(path string) (*os.File, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// createTemp creates a new file in dir named prefix and a random number,
+// for writing, as os.CreateTemp does but without the poller (see
+// openInput). Its mode is 0666 less the umask, like any new file, as it
+// becomes a result.
+func createTemp(dir, prefix string) (*os.File, error) {
+	for try := 0; ; try++ {
+		path := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o666)
+		if err == nil {
+			return os.NewFile(uintptr(fd), path), nil
+		}
+		if !errors.Is(err, syscall.EEXIST) || try == 100 {
+			return nil, &os.PathError{Op: "create", Path: path, Err: err}
+		}
 	}
 }
 
@@ -126,7 +171,13 @@ func (f Folder) Commit(claimed, name string, write func(io.Writer) error) (strin
 	if err != nil {
 		return "", err
 	}
-	tmp, err := f.writeTemp(f.Processed, tempPrefix+id+"-*", write)
+	return f.commit(claimed, id, name, write)
+}
+
+// commit is Commit with the claimed input's ID already known: see
+// CommitOpened.
+func (f Folder) commit(claimed, id, name string, write func(io.Writer) error) (string, error) {
+	tmp, err := f.writeTemp(f.Processed, tempPrefix+id+"-", write)
 	if err != nil {
 		return "", err
 	}
@@ -219,6 +270,12 @@ func (f Folder) Flush() {
 	}
 }
 
+// CommitOpened is Commit for a claimed input the caller has open as in,
+// with fi from in.Stat(), which spares looking the input up again.
+func (f Folder) CommitOpened(in *os.File, fi fs.FileInfo, name string, write func(io.Writer) error) (string, error) {
+	return f.commit(in.Name(), idOf(filepath.Base(in.Name()), fi), name, write)
+}
+
 // claimID identifies a claimed file by a digest of its name and its inode
 // number; it is put in the names of its temporary outputs so Recover can
 // match them to it after a crash.
@@ -279,7 +336,7 @@ func (f Folder) writeReport(failed string, rep ErrorReport) error {
 		return err
 	}
 	data = append(data, '\n')
-	tmp, err := f.writeTemp(filepath.Dir(failed), tempPrefix+"*", func(w io.Writer) error {
+	tmp, err := f.writeTemp(filepath.Dir(failed), tempPrefix, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
@@ -294,11 +351,11 @@ func (f Folder) writeReport(failed string, rep ErrorReport) error {
 	return nil
 }
 
-// writeTemp writes a new temporary file in dir, named by pattern as
-// os.CreateTemp does, syncs it and returns its path. On error nothing is
+// writeTemp writes a new temporary file in dir, named prefix and a random
+// number, syncs it and returns its path. On error nothing is
 // left.
-func (f Folder) writeTemp(dir, pattern string, write func(io.Writer) error) (string, error) {
-	tmp, err := os.CreateTemp(dir, pattern)
+func (f Folder) writeTemp(dir, prefix string, write func(io.Writer) error) (string, error) {
+	tmp, err := createTemp(dir, prefix)
 	if err != nil {
 		return "", err
 	}
@@ -318,7 +375,7 @@ func (f Folder) writeTemp(dir, pattern string, write func(io.Writer) error) (str
 
 // writeAtomic writes a new file in dir under name or a free variant of it.
 func (f Folder) writeAtomic(dir, name string, write func(io.Writer) error) (string, error) {
-	tmp, err := f.writeTemp(dir, tempPrefix+"*", write)
+	tmp, err := f.writeTemp(dir, tempPrefix, write)
 	if err != nil {
 		return "", err
 	}
@@ -368,7 +425,7 @@ func (f Folder) moveNoClobber(src, dir, name string) (string, error) {
 // linkNoClobber hard-links src into dir under name, or name-1, name-2...
 // (before the extension) when taken. link(2) fails on an existing name, so
 // no file is ever overwritten, even by a concurrent writer. Where the
-// filesystem has no hard links, it falls back to a checked rename, which
+// filesystem has no hard links, it falls back to a no-clobber rename, which
 // moves src instead (linked is then false and src is gone).
 func linkNoClobber(src, dir, name string) (dst string, linked bool, err error) {
 	for i := 0; ; i++ {
@@ -381,20 +438,21 @@ func linkNoClobber(src, dir, name string) (dst string, linked bool, err error) {
 			continue
 		}
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EMLINK) {
-			dst, err := renameChecked(src, dir, name)
+			dst, err := renameFree(src, dir, name)
 			return dst, false, err
 		}
 		return "", false, err
 	}
 }
 
-func renameChecked(src, dir, name string) (string, error) {
+func renameFree(src, dir, name string) (string, error) {
 	for i := 0; ; i++ {
 		dst := filepath.Join(dir, Variant(name, i))
-		if _, err := os.Lstat(dst); err == nil {
+		err := renameNoReplace(src, dst)
+		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
-		return dst, os.Rename(src, dst)
+		return dst, err
 	}
 }
 

@@ -2,7 +2,9 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -224,5 +226,43 @@ func TestCommitDefersTempRemoval(t *testing.T) {
 	}
 	if got := names(t, f.Underprocess); got != "" {
 		t.Errorf("underprocess/ = %s", got)
+	}
+}
+
+// A claim never replaces a file in underprocess/: it takes a free variant
+// of the name, with renameat2 and with the lookup-first fallback.
+func TestClaimTakesFreeName(t *testing.T) {
+	for _, fallback := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fallback=%t", fallback), func(t *testing.T) {
+			if fallback {
+				old := noReplaceUnsupported.Load()
+				noReplaceUnsupported.Store(true)
+				t.Cleanup(func() { noReplaceUnsupported.Store(old) })
+			}
+			f, err := OpenFolder(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			put(t, filepath.Join(f.Underprocess, "a.txt"), "already claimed")
+			put(t, filepath.Join(f.Unprocessed, "a.txt"), "new")
+			claimed, err := f.Claim(filepath.Join(f.Unprocessed, "a.txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := filepath.Join(f.Underprocess, "a-1.txt"); claimed != want {
+				t.Errorf("claimed as %s, want %s", claimed, want)
+			}
+			for path, want := range map[string]string{filepath.Join(f.Underprocess, "a.txt"): "already claimed", claimed: "new"} {
+				if got, _ := os.ReadFile(path); string(got) != want {
+					t.Errorf("%s = %q, want %q", path, got, want)
+				}
+			}
+			if _, err := f.Claim(filepath.Join(f.Unprocessed, "a.txt")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("second claim of the same file: %v, want fs.ErrNotExist", err)
+			}
+			if err := renameNoReplace(claimed, filepath.Join(f.Underprocess, "a.txt")); !errors.Is(err, fs.ErrExist) {
+				t.Errorf("renameNoReplace onto an existing name: %v, want fs.ErrExist", err)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/filehost/host/host/tracker"
@@ -393,16 +394,17 @@ func (s *Service) attempt(ctx context.Context, wd *watched, id uint64, claimed, 
 	if pc == nil {
 		return "", res, ErrNoPipeline
 	}
-	in, err := os.Open(claimed)
+	in, err := openInput(claimed)
 	if err != nil {
 		return "", res, err
 	}
 	defer in.Close()
-	var size int64
-	if fi, err := in.Stat(); err == nil {
-		size = fi.Size()
+	fi, err := in.Stat()
+	if err != nil {
+		return "", res, err
 	}
-	out, err := wd.folder.Commit(claimed, name, func(w io.Writer) error {
+	size := fi.Size()
+	out, err := wd.folder.CommitOpened(in, fi, name, func(w io.Writer) error {
 		select {
 		case s.cpu <- struct{}{}:
 		case <-ctx.Done():
@@ -483,7 +485,8 @@ func Retryable(err error) bool {
 	switch {
 	case errors.As(err, &failure), errors.As(err, &trap),
 		errors.Is(err, wasm.ErrLineTooLong), errors.Is(err, ErrNoPipeline),
-		errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrNotExist):
+		errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrNotExist),
+		errors.Is(err, syscall.ELOOP): // a symbolic link put in a claimed file's place
 		return false
 	}
 	return true

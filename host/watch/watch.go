@@ -327,8 +327,19 @@ func (w *Watcher) handleEvent(ev fsnotify.Event) {
 	if Ignored(name) {
 		return
 	}
-	// The event's kind is only a hint (a Remove may be followed by a new
-	// Create before we see it): what Lstat says now decides.
+	// A file moved or removed that is not tracked needs no look: that is
+	// every file the consumer claims. A new file under its name will have
+	// an event of its own.
+	if ev.Op == fsnotify.Rename || ev.Op == fsnotify.Remove {
+		w.mu.Lock()
+		_, tracked := w.files[name]
+		w.mu.Unlock()
+		if !tracked {
+			return
+		}
+	}
+	// Otherwise the event's kind is only a hint (a Remove may be followed
+	// by a new Create before we see it): what Lstat says now decides.
 	fi, err := os.Lstat(path)
 	w.mu.Lock()
 	defer w.unlock()
@@ -688,6 +699,12 @@ func (w *Watcher) Next(ctx context.Context) (File, error) {
 			}
 			continue
 		}
+		if w.instant() {
+			// Nothing to confirm: the file was looked at when its event
+			// came, and it need not have settled. The consumer's claim
+			// finds out if it is gone.
+			return w.file(e), nil
+		}
 		fi, err := os.Lstat(w.path(e.name))
 		if f, ok := w.confirm(e, fi, err); ok {
 			return f, nil
@@ -771,8 +788,6 @@ func (w *Watcher) file(e *entry) File {
 // browsers, editors and copy tools.
 var tempSuffixes = []string{".part", ".tmp", ".crdownload", ".swp", "~"}
 
-// ignoredName reports whether a name is never tracked, whatever it is:
-// dotfiles and temporary names.
 // Ignored reports whether the watcher skips a file because of its name: a
 // dotfile or a temporary name (.part, .tmp, .crdownload, .swp, ~).
 func Ignored(name string) bool {

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,19 +62,23 @@ func (b *bench) warmCache(ctx context.Context) error {
 
 // hostMover is bin/host --watch. Processed times come from its JSON log:
 // the time of each "file processed" line, which the service writes right
-// after the file's commit to processed/ returns.
+// after the file's commit to processed/ returns. The log goes to a file
+// that is read after the run: reading it through a pipe as it is written
+// would wake this process for every line, on the CPUs the host is using.
 type hostMover struct {
 	cmd      *exec.Cmd
-	ready    chan struct{}
+	log      string
 	done     chan struct{} // closed once the process has exited
 	waitErr  error
 	stopOnce sync.Once
 	stopErr  error
+}
 
-	mu        sync.Mutex
-	processed map[string]time.Time
-	failed    []string
-	tail      []string // last lines of its log
+// hostLine is what the harness reads of a log line.
+type hostLine struct {
+	Time time.Time `json:"time"`
+	Msg  string    `json:"msg"`
+	File string    `json:"file"`
 }
 
 func (b *bench) startHost(ctx context.Context, dir, watch string, durable bool) (*hostMover, error) {
@@ -82,57 +86,51 @@ func (b *bench) startHost(ctx context.Context, dir, watch string, durable bool) 
 	if err := os.WriteFile(cfg, []byte(b.chainConfig(watch, durable)), 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(b.o.host, "--config", cfg, "--watch", "--log-format", "json", "--log-level", "info")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a terminal's ^C goes to us, and we stop it
-	stderr, err := cmd.StderrPipe()
+	m := &hostMover{log: filepath.Join(dir, "host.log"), done: make(chan struct{})}
+	logFile, err := os.Create(m.log)
 	if err != nil {
 		return nil, err
 	}
-	m := &hostMover{cmd: cmd, ready: make(chan struct{}), done: make(chan struct{}), processed: map[string]time.Time{}}
-	if err := cmd.Start(); err != nil {
+	defer logFile.Close() // the child has its own copy
+	m.cmd = exec.Command(b.o.host, "--config", cfg, "--watch", "--log-format", "json", "--log-level", "info")
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a terminal's ^C goes to us, and we stop it
+	m.cmd.Stderr = logFile
+	if err := m.cmd.Start(); err != nil {
 		return nil, err
 	}
 	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		readyOnce := sync.Once{}
-		for sc.Scan() {
-			var rec struct {
-				Time time.Time `json:"time"`
-				Msg  string    `json:"msg"`
-				File string    `json:"file"`
-			}
-			line := sc.Text()
-			_ = json.Unmarshal([]byte(line), &rec)
-			m.mu.Lock()
-			switch rec.Msg {
-			case "watching":
-				readyOnce.Do(func() { close(m.ready) })
-			case "file processed":
-				m.processed[rec.File] = rec.Time
-			case "file failed":
-				m.failed = append(m.failed, line)
-			}
-			if rec.Msg != "file processed" {
-				m.tail = append(m.tail, line)
-				if len(m.tail) > 10 {
-					m.tail = m.tail[1:]
-				}
-			}
-			m.mu.Unlock()
-		}
-		m.waitErr = cmd.Wait()
+		m.waitErr = m.cmd.Wait()
 		close(m.done)
 	}()
-	select {
-	case <-m.ready:
-		return m, nil
-	case <-m.done:
-		return nil, fmt.Errorf("host exited before it was ready: %v%s", m.waitErr, m.describe())
-	case <-ctx.Done():
-		_ = m.stop()
-		return nil, fmt.Errorf("host not ready: %w%s", ctx.Err(), m.describe())
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if data, err := os.ReadFile(m.log); err == nil && bytes.Contains(data, []byte(`"msg":"watching"`)) {
+			return m, nil
+		}
+		select {
+		case <-tick.C:
+		case <-m.done:
+			return nil, fmt.Errorf("host exited before it was ready: %v%s", m.waitErr, m.describe())
+		case <-ctx.Done():
+			_ = m.stop()
+			return nil, fmt.Errorf("host not ready: %w%s", ctx.Err(), m.describe())
+		}
 	}
+}
+
+// lines reads the host's log so far.
+func (m *hostMover) lines() ([]hostLine, []string) {
+	data, _ := os.ReadFile(m.log)
+	var parsed []hostLine
+	var raw []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var l hostLine
+		_ = json.Unmarshal([]byte(line), &l)
+		parsed = append(parsed, l)
+		raw = append(raw, line)
+	}
+	return parsed, raw
 }
 
 func (m *hostMover) exited() <-chan struct{} { return m.done }
@@ -161,9 +159,14 @@ func (m *hostMover) stop() error {
 }
 
 func (m *hostMover) times(names []string) (map[string]time.Time, string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.processed, "host log"
+	parsed, _ := m.lines()
+	processed := make(map[string]time.Time, len(names))
+	for _, l := range parsed {
+		if l.Msg == "file processed" {
+			processed[l.File] = l.Time
+		}
+	}
+	return processed, "host log"
 }
 
 // cpu reads the host's user and system time from /proc/PID/stat, counted
@@ -189,14 +192,24 @@ func (m *hostMover) cpu() (time.Duration, bool) {
 	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
 
+// describe quotes the host's failures, or the last lines of its log.
 func (m *hostMover) describe() string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	lines := m.tail
-	if len(m.failed) > 0 {
-		lines = m.failed[:min(len(m.failed), 3)]
+	parsed, raw := m.lines()
+	var failed, tail []string
+	for i, l := range parsed {
+		switch l.Msg {
+		case "file failed":
+			failed = append(failed, raw[i])
+		case "file processed":
+		default:
+			tail = append(tail, raw[i])
+		}
 	}
-	if len(lines) == 0 {
+	lines := tail[max(len(tail)-10, 0):]
+	if len(failed) > 0 {
+		lines = failed[:min(len(failed), 3)]
+	}
+	if len(lines) == 0 || lines[0] == "" {
 		return ""
 	}
 	return "; host log:\n  " + strings.Join(lines, "\n  ")

@@ -50,7 +50,7 @@ type Stream interface {
 // Map registers fn to replace each line with the line it returns. The SDK
 // copies the result at once, so fn may return a buffer it reuses.
 func Map(fn func(line []byte) []byte) {
-	Handle(&lineFunc{fn: func(line []byte, emit func([]byte)) error {
+	Handle(&lineFunc{mapFn: fn, fn: func(line []byte, emit func([]byte)) error {
 		emit(fn(line))
 		return nil
 	}})
@@ -58,7 +58,7 @@ func Map(fn func(line []byte) []byte) {
 
 // Filter registers keep: a line is kept when keep returns true.
 func Filter(keep func(line []byte) bool) {
-	Handle(&lineFunc{fn: func(line []byte, emit func([]byte)) error {
+	Handle(&lineFunc{keep: keep, fn: func(line []byte, emit func([]byte)) error {
 		if keep(line) {
 			emit(line)
 		}
@@ -214,6 +214,10 @@ func (pl *plugin) begin(name string) error {
 // chunk handles a chunk of whole lines; only a file's last line may lack a
 // terminator.
 func (pl *plugin) chunk(data []byte) error {
+	if h, ok := pl.handler.(*lineFunc); ok && (h.mapFn != nil || h.keep != nil) {
+		pl.chunkDirect(h, data)
+		return nil
+	}
 	for len(data) > 0 {
 		var line []byte
 		i := bytes.IndexByte(data, '\n')
@@ -238,6 +242,37 @@ func (pl *plugin) chunk(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// chunkDirect is chunk for a Map or Filter handler, which it calls
+// directly: in Wasm every call through an interface or a closure costs
+// much, and the general path makes three a line.
+func (pl *plugin) chunkDirect(h *lineFunc, data []byte) {
+	for len(data) > 0 {
+		var line, term []byte
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			line, data = data, nil
+		} else {
+			line, data, term = data[:i], data[i+1:], lf
+			if i > 0 && line[i-1] == '\r' {
+				line, term = line[:i-1], crlf
+			}
+			pl.lastTerm = term
+		}
+		pl.curTerm = term
+		if h.mapFn != nil {
+			line = h.mapFn(line)
+		} else if !h.keep(line) {
+			continue
+		}
+		pl.out = append(pl.out, line...)
+		pl.out = append(pl.out, term...)
+		pl.open = len(term) == 0
+		if len(pl.out) >= outFlush {
+			pl.flush()
+		}
+	}
 }
 
 func (pl *plugin) end() error {
@@ -277,7 +312,9 @@ func panicText(r any) (s string) {
 }
 
 type lineFunc struct {
-	fn func(line []byte, emit func([]byte)) error
+	fn    func(line []byte, emit func([]byte)) error
+	mapFn func(line []byte) []byte // for Map: fn calls it
+	keep  func(line []byte) bool   // for Filter: fn calls it
 }
 
 func (l *lineFunc) Begin(string) error { return nil }

@@ -185,9 +185,9 @@ func (s *Service) Ready() error {
 	return nil
 }
 
-// inFlightPerWorker is how many files may be between claim and commit per
-// file in the plugin chain.
-const inFlightPerWorker = 4
+// InFlightPerWorker is how many files watch mode carries between claim and
+// commit at once per worker (run.workers bounds only the plugin chain).
+const InFlightPerWorker = 4
 
 // stuckWait is how long shutdown waits, after the grace period, for files
 // to stop between chunks.
@@ -225,7 +225,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}()
 	}
 	s.running.Store(true)
-	s.logger.Info("watching", "folders", len(s.folders), "workers", s.workers, "plugins", len(s.h.Plugins()))
+	s.logger.Info("watching", "folders", len(s.folders), "workers", s.workers, "in_flight", s.workers*InFlightPerWorker, "plugins", len(s.h.Plugins()))
 
 	// One dispatcher per folder hands its oldest ready file to the next
 	// free worker. With a single folder the workers take files from it
@@ -259,7 +259,7 @@ func (s *Service) Run(ctx context.Context) error {
 	// the disk (renames, fsyncs), and with more files in flight those
 	// waits overlap and their fsyncs are shared (syncDir).
 	var workers sync.WaitGroup
-	for range s.workers * inFlightPerWorker {
+	for range s.workers * InFlightPerWorker {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/filehost/host/host"
 	"github.com/filehost/host/internal/wasmtest"
 )
 
@@ -213,5 +214,12 @@ func TestShellPipeline(t *testing.T) {
 	}
 	if want := "MAIL [EMAIL] FROM [IPV4] AND [IPV6] CARD [CARD] AT 10:22:33\n"; string(out) != want {
 		t.Errorf("pipeline output %q, want %q", out, want)
+	}
+}
+
+// The baselines get as many files in flight as the host's watch mode has.
+func TestInFlightMatchesHost(t *testing.T) {
+	if inFlightPerWorker != host.InFlightPerWorker {
+		t.Errorf("inFlightPerWorker = %d, host.InFlightPerWorker = %d", inFlightPerWorker, host.InFlightPerWorker)
 	}
 }

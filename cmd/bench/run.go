@@ -36,7 +36,7 @@ type options struct {
 	paced    int   // files dropped one by one at rate, for latency at rest; 0 skips
 	rate     float64
 	reps     int
-	workers  int // host workers and baseline parallelism
+	workers  int // host workers; the baselines handle inFlight() files at once
 	settle   time.Duration
 	startup  int // plugin entries loaded by the start-up figure
 	timeout  time.Duration
@@ -53,6 +53,14 @@ type options struct {
 
 // phases, in the order they run.
 var allPhases = []string{"startup", "small", "paced", "large"}
+
+// inFlightPerWorker is host.InFlightPerWorker: the host's watch mode
+// carries this many files at once per worker (claims, fsyncs and renames
+// overlap; only the plugin chain is bounded by the workers), and the
+// baselines get the same number of files in flight.
+const inFlightPerWorker = 4
+
+func (o *options) inFlight() int { return inFlightPerWorker * o.workers }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{fileSize: 4 << 10, large: 1 << 30, progress: stderr}
@@ -72,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.paced, "paced", 100, "files dropped one at a time at -rate, for latency on an idle host; 0 skips")
 	fs.Float64Var(&o.rate, "rate", 10, "drops per second in the paced run: below every system's capacity, so nothing queues")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of each measurement; figures are medians")
-	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "host workers (run.workers), and the baselines' parallelism")
+	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "host workers (run.workers); the baselines handle 4 files per worker at once, as the host does")
 	fs.DurationVar(&o.settle, "settle", 0, "host run.settle: files are dropped by rename, so none is needed; the product's default is 1s")
 	fs.IntVar(&o.startup, "startup-plugins", 10, "plugin entries in the start-up config")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "limit for any one run")

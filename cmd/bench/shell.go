@@ -70,7 +70,7 @@ func (b *bench) coreutilsMissing(watch bool) string {
 // shellMover is the coreutils pipeline driven by inotifywait: each file
 // moved into unprocessed/ is claimed with mv, run through the pipeline into
 // a temporary name in processed/, renamed into place, and removed, with
-// up to o.workers files at once (xargs -P). With sync it fsyncs what the
+// up to o.inFlight() files at once (xargs -P). With sync it fsyncs what the
 // host fsyncs, with sync(1). Processed times are the files' ctimes, the
 // time of the rename into processed/ (to the kernel clock's tick).
 type shellMover struct {
@@ -102,7 +102,7 @@ mv -- "$D/unprocessed/$f" "$in" 2>/dev/null || exit 0
 ` + syncCmd(`"$D/underprocess"`)
 	outer := `inotifywait -m -e moved_to --format '%f' "$D/unprocessed" | xargs -d '\n' -n 1 -P "$P" sh -c "$S" sh`
 	cmd := exec.Command("bash", "-c", outer)
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "D="+watch, "P="+strconv.Itoa(b.o.workers), "S="+perFile)
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "D="+watch, "P="+strconv.Itoa(b.o.inFlight()), "S="+perFile)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -177,7 +177,7 @@ func (b *bench) smallRun(ctx context.Context, sys string, sync bool, n int, rate
 	case sysHost:
 		m, err = b.startHost(ctx, dir, watch, sync)
 	case sysNative:
-		m, err = startNative(watch, b.o.workers, sync, n)
+		m, err = startNative(watch, b.o.inFlight(), sync, n)
 	case sysCoreutils:
 		m, err = b.startCoreutils(ctx, watch, sync)
 	default:

@@ -266,3 +266,32 @@ func TestClaimTakesFreeName(t *testing.T) {
 		})
 	}
 }
+
+// A symbolic link put in a claimed file's place is not followed, and the
+// service does not retry it.
+func TestOpenInputRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	put(t, secret, "not for plugins")
+	link := filepath.Join(dir, "claimed.txt")
+	if err := os.Symlink(secret, link); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openInput(link)
+	if err == nil {
+		f.Close()
+		t.Fatal("openInput followed a symbolic link")
+	}
+	if Retryable(err) {
+		t.Errorf("Retryable(%v) = true, want false", err)
+	}
+	put(t, filepath.Join(dir, "plain.txt"), "data")
+	f, err = openInput(filepath.Join(dir, "plain.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if data, _ := io.ReadAll(f); string(data) != "data" {
+		t.Errorf("read %q", data)
+	}
+}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,8 +217,9 @@ func (m *hostMover) describe() string {
 	return "; host log:\n  " + strings.Join(lines, "\n  ")
 }
 
-// startupPhase times bin/host --check with o.startup plugin entries, first
-// with an empty compilation cache, then with the cache it filled.
+// startupPhase times bin/host --watch from exec to ready with o.startup
+// plugin entries, first with an empty compilation cache, then with the
+// cache it filled.
 func (b *bench) startupPhase(ctx context.Context, _ []byte) error {
 	dir := filepath.Join(b.tmp, "startup")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -234,19 +237,15 @@ func (b *bench) startupPhase(ctx context.Context, _ []byte) error {
 			return err
 		}
 		cfg := filepath.Join(dir, "config.toml")
-		if err := os.WriteFile(cfg, []byte(startupConfig(b.o.plugins, cache, entries)), 0o644); err != nil {
+		conf := startupConfig(b.o.plugins, cache, filepath.Join(dir, "watch"), b.o.workers, entries)
+		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 			return err
 		}
 		for _, phase := range []string{"cold", "warm"} {
 			syscall.Sync()
-			start := time.Now()
-			out, err := exec.CommandContext(ctx, b.o.host, "--config", cfg, "--check").CombinedOutput()
-			took := time.Since(start)
+			took, err := b.timeReady(ctx, cfg, len(entries))
 			if err != nil {
-				return fmt.Errorf("%s --check (%s cache): %w\n%s", b.o.host, phase, err, out)
-			}
-			if n := strings.Count(string(out), "\nplugin ") + boolInt(strings.HasPrefix(string(out), "plugin ")); n != len(entries) {
-				return fmt.Errorf("--check loaded %d plugins, want %d:\n%s", n, len(entries), out)
+				return fmt.Errorf("start-up, %s cache: %w", phase, err)
 			}
 			b.res.add("startup.host."+phase+"_s", took.Seconds())
 			b.logf("start-up %s cache, %d plugins, rep %d/%d: %.2f s", phase, len(entries), rep, b.o.reps, took.Seconds())
@@ -258,11 +257,45 @@ func (b *bench) startupPhase(ctx context.Context, _ []byte) error {
 	return nil
 }
 
-func boolInt(v bool) int {
-	if v {
-		return 1
+// timeReady starts bin/host --watch with cfg and returns the time until
+// its "watching" log line: every plugin loaded with its instances, the
+// folder recovered and watched. It then stops the host.
+func (b *bench) timeReady(ctx context.Context, cfg string, plugins int) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, b.o.host, "--config", cfg, "--watch", "--log-format", "json")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return 0, err
 	}
-	return 0
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	var took time.Duration
+	var log []string
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		log = append(log, sc.Text())
+		var l struct {
+			Msg     string `json:"msg"`
+			Plugins int    `json:"plugins"`
+		}
+		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "watching" {
+			took = time.Since(start)
+			if l.Plugins != plugins {
+				err = fmt.Errorf("ready with %d plugins, want %d", l.Plugins, plugins)
+			}
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			break
+		}
+	}
+	_, _ = io.Copy(io.Discard, stderr)
+	if werr := cmd.Wait(); err == nil && (werr != nil || took == 0) {
+		err = fmt.Errorf("host exited before it was ready (%v)", werr)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s --watch: %w\n%s", b.o.host, err, strings.Join(log, "\n"))
+	}
+	return took, nil
 }
 
 // startupEntry is one [plugins.NAME] entry of the start-up config.
@@ -308,10 +341,17 @@ func (b *bench) startupEntries() ([]startupEntry, int, error) {
 	return entries, len(used), nil
 }
 
-func startupConfig(plugins, cache string, entries []startupEntry) string {
+// startupConfig watches watch with a pipeline of every entry, so that
+// watch mode loads them all.
+func startupConfig(plugins, cache, watch string, workers int, entries []startupEntry) string {
 	var c strings.Builder
 	fmt.Fprintf(&c, "plugin_dir = %s\ncache_dir = %s\n\n", strconv.Quote(plugins), strconv.Quote(cache))
-	fmt.Fprintf(&c, "[[pipeline]]\nname = \"first\"\nplugins = [%s]\n\n", strconv.Quote(entries[0].name))
+	fmt.Fprintf(&c, "[[watch]]\ndir = %s\n\n[run]\nworkers = %d\n\n", strconv.Quote(watch), workers)
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.name
+	}
+	fmt.Fprintf(&c, "[[pipeline]]\nname = \"all\"\nplugins = [%s]\n\n", quoteList(names))
 	c.WriteString("[dashboard]\nenabled = false\n\n")
 	for _, e := range entries {
 		fmt.Fprintf(&c, "[plugins.%s]\npath = %s\n", e.name, strconv.Quote(e.wasm))

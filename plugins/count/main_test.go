@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"github.com/filehost/host/sdk"
+	"github.com/filehost/host/sdk/sdktest"
 )
 
 func TestCount(t *testing.T) {
-	tests := []struct{ name, config, in, want string }{
+	sdktest.Cases(t, "in.txt", []sdktest.Case{
 		{"empty", "", "", "# lines=0 words=0 bytes=0\n"},
 		{"simple", "", "hello world\nfoo\n", "hello world\nfoo\n# lines=2 words=3 bytes=16\n"},
 		{"no trailing newline", "", "a b\nc", "a b\nc\n# lines=2 words=3 bytes=5\n"},
@@ -26,18 +27,7 @@ func TestCount(t *testing.T) {
 		{"only summary crlf", `{"only_summary": true}`, "a\r\n", "# lines=1 words=1 bytes=3\r\n"},
 		{"prefix", `{"prefix": "total: "}`, "a\n", "a\ntotal: lines=1 words=1 bytes=2\n"},
 		{"empty prefix", `{"prefix": ""}`, "a\n", "a\nlines=1 words=1 bytes=2\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out strings.Builder
-			if err := sdk.Run(strings.NewReader(tt.in), &out, "in.txt", tt.config); err != nil {
-				t.Fatal(err)
-			}
-			if out.String() != tt.want {
-				t.Errorf("got %q, want %q", out.String(), tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestCountLongLine(t *testing.T) {
@@ -53,15 +43,9 @@ func TestCountLongLine(t *testing.T) {
 }
 
 func TestCountBadConfig(t *testing.T) {
-	tests := []struct{ config, key string }{
+	sdktest.BadConfigs(t, []sdktest.BadConfig{
 		{`{"only_summary": "yes"}`, `config key "only_summary": want true or false`},
 		{`{"prefix": 1}`, `config key "prefix": want a string`},
 		{`{"summary_only": true}`, `unknown config key "summary_only"`},
-	}
-	for _, tt := range tests {
-		err := sdk.Run(strings.NewReader("x\n"), new(strings.Builder), "in.txt", tt.config)
-		if err == nil || !strings.Contains(err.Error(), tt.key) {
-			t.Errorf("config %s: got error %v, want one naming %s", tt.config, err, tt.key)
-		}
-	}
+	})
 }

@@ -14,10 +14,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/filehost/host/sdk"
+	"github.com/filehost/host/sdk/sdktest"
 )
 
 func TestCSV2JSONL(t *testing.T) {
-	tests := []struct{ name, config, in, want string }{
+	sdktest.Cases(t, "in.csv", []sdktest.Case{
 		{"empty", "", "", ""},
 		{"header only", "", "a,b\n", ""},
 		{"header only no newline", "", "a,b", ""},
@@ -48,18 +49,7 @@ func TestCSV2JSONL(t *testing.T) {
 		{"no trim by default", "", "a, b\n1, 2 \n", `{"a":"1"," b":" 2 "}` + "\n"},
 		{"trim space", `{"trim_space": true}`, " a , b \n 1 , \" 2 \"\n", `{"a":"1","b":"2"}` + "\n"},
 		{"trim space before quote", `{"trim_space": true}`, "a,b\n1,  \"x,\ny\"\n", `{"a":"1","b":"x,\ny"}` + "\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out strings.Builder
-			if err := sdk.Run(strings.NewReader(tt.in), &out, "in.csv", tt.config); err != nil {
-				t.Fatal(err)
-			}
-			if out.String() != tt.want {
-				t.Errorf("got %q, want %q", out.String(), tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestCSV2JSONLErrors(t *testing.T) {

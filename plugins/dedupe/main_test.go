@@ -8,10 +8,11 @@ import (
 	"testing"
 
 	"github.com/filehost/host/sdk"
+	"github.com/filehost/host/sdk/sdktest"
 )
 
 func TestDedupe(t *testing.T) {
-	tests := []struct{ name, config, in, want string }{
+	sdktest.Cases(t, "in.txt", []sdktest.Case{
 		{"empty", "", "", ""},
 		{"anywhere", "", "a\nb\na\nc\nb\n", "a\nb\nc\n"},
 		{"keeps first", "", "x\ny\ny\nx\n", "x\ny\n"},
@@ -29,18 +30,7 @@ func TestDedupe(t *testing.T) {
 		{"adjacent crlf", `{"adjacent": true}`, "a\r\na\r\nb\r\n", "a\r\nb\r\n"},
 		{"max entries not reached", `{"max_entries": 2}`, "a\nb\na\nb\n", "a\nb\n"},
 		{"max entries ignored when adjacent", `{"adjacent": true, "max_entries": 1}`, "a\nb\nc\n", "a\nb\nc\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out strings.Builder
-			if err := sdk.Run(strings.NewReader(tt.in), &out, "in.txt", tt.config); err != nil {
-				t.Fatal(err)
-			}
-			if out.String() != tt.want {
-				t.Errorf("got %q, want %q", out.String(), tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestDedupeStatePerFile(t *testing.T) {
@@ -65,20 +55,14 @@ func TestDedupeMaxEntries(t *testing.T) {
 }
 
 func TestDedupeBadConfig(t *testing.T) {
-	tests := []struct{ config, key string }{
+	sdktest.BadConfigs(t, []sdktest.BadConfig{
 		{`{"max_entries": 0}`, `config key "max_entries": must be at least 1`},
 		{`{"max_entries": -5}`, `config key "max_entries": must be at least 1`},
 		{`{"max_entries": 1.5}`, `config key "max_entries": want an integer`},
 		{`{"max_entries": "10"}`, `config key "max_entries": want an integer`},
 		{`{"adjacent": 1}`, `config key "adjacent": want true or false`},
 		{`{"uniq": true}`, `unknown config key "uniq"`},
-	}
-	for _, tt := range tests {
-		err := sdk.Run(strings.NewReader("x\n"), new(strings.Builder), "in.txt", tt.config)
-		if err == nil || !strings.Contains(err.Error(), tt.key) {
-			t.Errorf("config %s: got error %v, want one naming %s", tt.config, err, tt.key)
-		}
-	}
+	})
 }
 
 func BenchmarkDedupe(b *testing.B) {

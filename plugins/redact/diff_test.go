@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/filehost/host/sdk"
+	"github.com/filehost/host/sdk/sdktest"
 )
 
 // Differential tests: the plugin must mask exactly what the reference
@@ -202,7 +203,7 @@ func TestRedactMatchesReferenceFile(t *testing.T) {
 		want.Write(refRedact([]byte(line)))
 		want.WriteByte('\n')
 	}
-	if got := run(t, "", in.String()); got != want.String() {
+	if got := sdktest.Output(t, "in.log", "", in.String()); got != want.String() {
 		t.Fatal("output differs from the reference")
 	}
 }

@@ -8,16 +8,8 @@ import (
 	"time"
 
 	"github.com/filehost/host/sdk"
+	"github.com/filehost/host/sdk/sdktest"
 )
-
-func run(t *testing.T, config, in string) string {
-	t.Helper()
-	var out strings.Builder
-	if err := sdk.Run(strings.NewReader(in), &out, "in.log", config); err != nil {
-		t.Fatal(err)
-	}
-	return out.String()
-}
 
 // Each case is one line, redacted with the default settings.
 func TestRedactLine(t *testing.T) {
@@ -95,7 +87,7 @@ func TestRedactLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := run(t, "", tt.in+"\n"); got != tt.want+"\n" {
+			if got := sdktest.Output(t, "in.log", "", tt.in+"\n"); got != tt.want+"\n" {
 				t.Errorf("got %q, want %q", got, tt.want+"\n")
 			}
 		})
@@ -103,7 +95,7 @@ func TestRedactLine(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	tests := []struct{ name, config, in, want string }{
+	sdktest.Cases(t, "in.log", []sdktest.Case{
 		{"empty", "", "", ""},
 		{"no trailing newline", "", "a 10.0.0.1\nb 10.0.0.2", "a [IPV4]\nb [IPV4]"},
 		{"crlf", "", "10.0.0.1\r\nx\r\n", "[IPV4]\r\nx\r\n"},
@@ -120,18 +112,11 @@ func TestRedact(t *testing.T) {
 		{"pattern anchored", `{"kinds": [], "patterns": ["^a"]}`, "aaa\n", "[REDACTED]aa\n"},
 		{"overlap: longest first match wins", `{"kinds": ["ipv4"], "patterns": ["0\\.0\\.1 x"]}`, "10.0.0.1 x\n", "[IPV4] x\n"},
 		{"overlap: earlier start wins", `{"kinds": ["ipv4"], "patterns": ["host 10"]}`, "host 10.0.0.1\n", "[REDACTED].0.0.1\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := run(t, tt.config, tt.in); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestRedactBadConfig(t *testing.T) {
-	tests := []struct{ config, want string }{
+	sdktest.BadConfigs(t, []sdktest.BadConfig{
 		{`{"kinds": ["email", "phone"]}`, `config key "kinds": unknown kind "phone"`},
 		{`{"kinds": []}`, `config key "kinds" is empty`},
 		{`{"kinds": "email"}`, "kinds"},
@@ -139,13 +124,7 @@ func TestRedactBadConfig(t *testing.T) {
 		{`{"patterns": [1]}`, "patterns"},
 		{`{"mask": 0}`, "mask"},
 		{`{"masks": "x"}`, `"masks"`},
-	}
-	for _, tt := range tests {
-		err := sdk.Run(strings.NewReader("x\n"), new(strings.Builder), "in.log", tt.config)
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("config %s: got error %v, want one containing %s", tt.config, err, tt.want)
-		}
-	}
+	})
 }
 
 func BenchmarkRedact(b *testing.B) {
@@ -163,7 +142,7 @@ func TestRedactPathological(t *testing.T) {
 	for _, unit := range []string{"1.", "1:", "a:", "1 ", "4111 ", "a@", "@a.", "1-", ":1.1.1.1"} {
 		line := strings.Repeat(unit, 200_000)
 		start := time.Now()
-		run(t, "", line+"\n")
+		sdktest.Output(t, "in.log", "", line+"\n")
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("line of %q: took %v", unit, d)
 		}

@@ -3,14 +3,13 @@
 package main
 
 import (
-	"strings"
 	"testing"
 
-	"github.com/filehost/host/sdk"
+	"github.com/filehost/host/sdk/sdktest"
 )
 
 func TestTrim(t *testing.T) {
-	tests := []struct{ name, config, in, want string }{
+	sdktest.Cases(t, "in.txt", []sdktest.Case{
 		{"empty", "", "", ""},
 		{"spaces and tabs", "", "  a b  \n\tc\t\n", "a b\nc\n"},
 		{"no trailing newline", "", " x \n y ", "x\ny"},
@@ -21,31 +20,14 @@ func TestTrim(t *testing.T) {
 		{"chars", `{"chars": "-=# "}`, "## Title ##\n-=-=-\n", "Title\n\n"},
 		{"chars leaves whitespace", `{"chars": "."}`, ". a .\n", " a \n"},
 		{"chars unicode", `{"chars": "→·"}`, "→·x·→\n", "x\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out strings.Builder
-			if err := sdk.Run(strings.NewReader(tt.in), &out, "in.txt", tt.config); err != nil {
-				t.Fatal(err)
-			}
-			if out.String() != tt.want {
-				t.Errorf("got %q, want %q", out.String(), tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestTrimBadConfig(t *testing.T) {
-	tests := []struct{ config, key string }{
+	sdktest.BadConfigs(t, []sdktest.BadConfig{
 		{`{"chars": ""}`, `"chars"`},
 		{`{"chars": 5}`, `config key "chars": want a string`},
 		{`{"chars": ["x"]}`, `config key "chars": want a string`},
 		{`{"charz": "x"}`, `unknown config key "charz"`},
-	}
-	for _, tt := range tests {
-		err := sdk.Run(strings.NewReader("x\n"), new(strings.Builder), "in.txt", tt.config)
-		if err == nil || !strings.Contains(err.Error(), tt.key) {
-			t.Errorf("config %s: got error %v, want one naming %s", tt.config, err, tt.key)
-		}
-	}
+	})
 }

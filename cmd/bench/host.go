@@ -68,12 +68,8 @@ func (b *bench) warmCache(ctx context.Context) error {
 // that is read after the run: reading it through a pipe as it is written
 // would wake this process for every line, on the CPUs the host is using.
 type hostMover struct {
-	cmd      *exec.Cmd
-	log      string
-	done     chan struct{} // closed once the process has exited
-	waitErr  error
-	stopOnce sync.Once
-	stopErr  error
+	child
+	log string
 }
 
 // hostLine is what the harness reads of a log line.
@@ -88,7 +84,7 @@ func (b *bench) startHost(ctx context.Context, dir, watch string, durable bool) 
 	if err := os.WriteFile(cfg, []byte(b.chainConfig(watch, durable)), 0o644); err != nil {
 		return nil, err
 	}
-	m := &hostMover{log: filepath.Join(dir, "host.log"), done: make(chan struct{})}
+	m := &hostMover{child: child{done: make(chan struct{})}, log: filepath.Join(dir, "host.log")}
 	logFile, err := os.Create(m.log)
 	if err != nil {
 		return nil, err
@@ -135,29 +131,55 @@ func (m *hostMover) lines() ([]hostLine, []string) {
 	return parsed, raw
 }
 
-func (m *hostMover) exited() <-chan struct{} { return m.done }
-
 // stop sends SIGTERM, the graceful shutdown, and waits; a host that does
 // not stop within a minute is killed.
 func (m *hostMover) stop() error {
-	m.stopOnce.Do(func() {
-		select {
-		case <-m.done:
-			m.stopErr = fmt.Errorf("host exited on its own: %v", m.waitErr)
-			return
-		default:
+	return m.stopWith(func() error {
+		if !terminate(m.cmd, m.done, m.cmd.Process.Pid, time.Minute) {
+			return fmt.Errorf("host did not stop within a minute of SIGTERM")
 		}
-		_ = m.cmd.Process.Signal(syscall.SIGTERM)
+		return m.waitErr
+	})
+}
+
+// child is a process under test that runs until it is stopped.
+type child struct {
+	cmd      *exec.Cmd
+	done     chan struct{} // closed once the process has exited
+	waitErr  error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+func (c *child) exited() <-chan struct{} { return c.done }
+
+// stopWith stops the process with end, once, unless it has exited on its
+// own, which is an error.
+func (c *child) stopWith(end func() error) error {
+	c.stopOnce.Do(func() {
 		select {
-		case <-m.done:
-			m.stopErr = m.waitErr
-		case <-time.After(time.Minute):
-			_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-			<-m.done
-			m.stopErr = fmt.Errorf("host did not stop within a minute of SIGTERM")
+		case <-c.done:
+			c.stopErr = fmt.Errorf("exited on its own: %v", c.waitErr)
+		default:
+			c.stopErr = end()
 		}
 	})
-	return m.stopErr
+	return c.stopErr
+}
+
+// terminate sends SIGTERM to pid (a process group if negative), waits
+// until done is closed, and after patience kills cmd's process group
+// (cmd runs with Setpgid). It reports whether SIGTERM was enough.
+func terminate(cmd *exec.Cmd, done <-chan struct{}, pid int, patience time.Duration) bool {
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	select {
+	case <-done:
+		return true
+	case <-time.After(patience):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return false
+	}
 }
 
 func (m *hostMover) times(names []string) (map[string]time.Time, string) {

@@ -74,12 +74,8 @@ func (b *bench) coreutilsMissing(watch bool) string {
 // host fsyncs, with sync(1). Processed times are the files' ctimes, the
 // time of the rename into processed/ (to the kernel clock's tick).
 type shellMover struct {
-	watch    string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	waitErr  error
-	stopOnce sync.Once
-	stopErr  error
+	watch string
+	child
 
 	mu   sync.Mutex
 	tail []string
@@ -111,7 +107,7 @@ mv -- "$D/unprocessed/$f" "$in" 2>/dev/null || exit 0
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	m := &shellMover{watch: watch, cmd: cmd, done: make(chan struct{})}
+	m := &shellMover{watch: watch, child: child{cmd: cmd, done: make(chan struct{})}}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -149,31 +145,17 @@ mv -- "$D/unprocessed/$f" "$in" 2>/dev/null || exit 0
 	}
 }
 
-func (m *shellMover) exited() <-chan struct{} { return m.done }
-
 // stop ends the process group: inotifywait, xargs and any shell left.
 func (m *shellMover) stop() error {
-	m.stopOnce.Do(func() {
-		select {
-		case <-m.done:
-			m.stopErr = fmt.Errorf("exited on its own: %v", m.waitErr)
-			return
-		default:
-		}
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-m.done:
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-			<-m.done
-		}
+	return m.stopWith(func() error {
+		terminate(m.cmd, m.done, -m.cmd.Process.Pid, 30*time.Second)
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if len(m.tail) > 0 {
-			m.stopErr = fmt.Errorf("errors from the pipeline")
+			return fmt.Errorf("errors from the pipeline")
 		}
+		return nil
 	})
-	return m.stopErr
 }
 
 func (m *shellMover) times(names []string) (map[string]time.Time, string) {

@@ -352,8 +352,7 @@ func (f Folder) writeReport(failed string, rep ErrorReport) error {
 }
 
 // writeTemp writes a new temporary file in dir, named prefix and a random
-// number, syncs it and returns its path. On error nothing is
-// left.
+// number, syncs it and returns its path. On error nothing is left.
 func (f Folder) writeTemp(dir, prefix string, write func(io.Writer) error) (string, error) {
 	tmp, err := createTemp(dir, prefix)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/filehost/host/host/wasm"
+	"github.com/filehost/host/internal/wasm"
 )
 
 // Version is the host's version, set at build time with

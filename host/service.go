@@ -15,9 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/filehost/host/host/tracker"
-	"github.com/filehost/host/host/wasm"
-	"github.com/filehost/host/host/watch"
+	"github.com/filehost/host/internal/tracker"
+	"github.com/filehost/host/internal/wasm"
+	"github.com/filehost/host/internal/watch"
 )
 
 // Service is watch mode: it watches every configured folder, processes

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/filehost/host/host/tracker"
+	"github.com/filehost/host/internal/tracker"
 )
 
 // service starts watch mode on a temp project with the given config body

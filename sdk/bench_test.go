@@ -4,7 +4,7 @@ package sdk
 
 // Benchmarks of the SDK's per-line cost on the native platform
 // (docs/BENCHMARKS.md). The same code runs inside plugins, compiled to
-// Wasm, where host/wasm's BenchmarkLines measures it.
+// Wasm, where internal/wasm's BenchmarkLines measures it.
 
 import (
 	"bytes"

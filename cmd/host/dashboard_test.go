@@ -12,7 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/filehost/host/host/web/webtest"
+	"github.com/filehost/host/internal/web/webtest"
 )
 
 var urlRE = regexp.MustCompile(`"msg":"dashboard","url":"([^"]+)"`)

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/filehost/host/host/web/webtest"
 	"github.com/filehost/host/internal/wasmtest"
+	"github.com/filehost/host/internal/web/webtest"
 )
 
 var bin string
@@ -59,7 +59,7 @@ func project(t *testing.T, config string) string {
 	os.MkdirAll(filepath.Join(dir, "plugins"), 0o755)
 	for name, src := range map[string]string{
 		"upper":  wasmtest.Plugin(t, "upper"),
-		"faulty": wasmtest.Build(t, "../../host/wasm/testdata/faulty"),
+		"faulty": wasmtest.Build(t, "../../internal/wasm/testdata/faulty"),
 	} {
 		data, _ := os.ReadFile(src)
 		os.WriteFile(filepath.Join(dir, "plugins", name+".wasm"), data, 0o644)

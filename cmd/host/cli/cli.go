@@ -17,7 +17,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/filehost/host/host"
-	"github.com/filehost/host/host/web"
+	"github.com/filehost/host/internal/web"
 )
 
 // Exit statuses.

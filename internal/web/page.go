@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/filehost/host/host/tracker"
+	"github.com/filehost/host/internal/tracker"
 )
 
 //go:embed assets

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/filehost/host/host"
-	"github.com/filehost/host/host/tracker"
-	"github.com/filehost/host/host/wasm"
+	"github.com/filehost/host/internal/tracker"
+	"github.com/filehost/host/internal/wasm"
 	"github.com/filehost/host/internal/wasmtest"
 )
 

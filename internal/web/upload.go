@@ -16,7 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/filehost/host/host"
-	"github.com/filehost/host/host/watch"
+	"github.com/filehost/host/internal/watch"
 )
 
 // uploadPrefix starts the temporary names of uploads being received.

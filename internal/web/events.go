@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/filehost/host/host/tracker"
+	"github.com/filehost/host/internal/tracker"
 )
 
 // The event stream. One goroutine (pump) holds the server's single

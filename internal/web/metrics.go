@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/filehost/host/host/tracker"
+	"github.com/filehost/host/internal/tracker"
 )
 
 // metrics are the server's Prometheus metrics, in a registry of its own.

@@ -3,7 +3,7 @@ package wasm
 // Benchmarks of the plugin boundary (docs/BENCHMARKS.md). Names follow
 // the benchstat convention, with key=value parts; run them with
 //
-//	go test -run '^$' -bench . -count 10 ./host/wasm/ | tee new.txt
+//	go test -run '^$' -bench . -count 10 ./internal/wasm/ | tee new.txt
 //	benchstat old.txt new.txt
 
 import (

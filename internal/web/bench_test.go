@@ -2,7 +2,7 @@ package web
 
 // Benchmarks for the dashboard's cost to the host:
 //
-//	go test -run '^$' -bench . -benchtime 3s ./host/web/
+//	go test -run '^$' -bench . -benchtime 3s ./internal/web/
 //
 // BenchmarkProcessing is the measure: files through a real plugin
 // with the tracker, as watch mode does, with 0 and 50 dashboards
@@ -23,8 +23,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/filehost/host/host/tracker"
-	"github.com/filehost/host/host/wasm"
+	"github.com/filehost/host/internal/tracker"
+	"github.com/filehost/host/internal/wasm"
 )
 
 // streamers keeps n event streams open against url, reconnecting like

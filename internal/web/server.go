@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/filehost/host/host"
-	"github.com/filehost/host/host/tracker"
-	"github.com/filehost/host/host/wasm"
+	"github.com/filehost/host/internal/tracker"
+	"github.com/filehost/host/internal/wasm"
 )
 
 // Backend is what the dashboard shows and acts on.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/filehost/host/host/wasm"
+	"github.com/filehost/host/internal/wasm"
 	"github.com/filehost/host/internal/wasmtest"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/filehost/host/host/tracker"
+	"github.com/filehost/host/internal/tracker"
 )
 
 // How many records of each list the dashboard shows; the JSON API pages

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/filehost/host/host/tracker"
+	"github.com/filehost/host/internal/tracker"
 )
 
 func stringsReader(s string) io.Reader {

@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/filehost/host/host/watch"
+	"github.com/filehost/host/internal/watch"
 )
 
 type part struct {

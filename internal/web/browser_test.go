@@ -18,7 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/filehost/host/host/web/webtest"
+	"github.com/filehost/host/internal/web/webtest"
 )
 
 // openServer serves b on a loopback port, as the host does.

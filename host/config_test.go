@@ -154,29 +154,3 @@ func TestParseByteSize(t *testing.T) {
 		}
 	}
 }
-
-func TestVariant(t *testing.T) {
-	long := strings.Repeat("é", 125) + ".txt" // 254 bytes
-	tests := map[string]string{
-		"report.csv":   "report-2.csv",
-		"data":         "data-2",
-		".bashrc":      ".bashrc-2",
-		"a.tar.gz":     "a.tar-2.gz",
-		"with space.t": "with space-2.t",
-	}
-	for in, want := range tests {
-		if got := Variant(in, 2); got != want {
-			t.Errorf("Variant(%q, 2) = %q, want %q", in, got, want)
-		}
-	}
-	if got := Variant("x", 0); got != "x" {
-		t.Errorf("Variant(x, 0) = %q", got)
-	}
-	v := Variant(long, 12)
-	if len(v) > 255 || !strings.HasSuffix(v, "-12.txt") || !strings.HasPrefix(v, "éé") {
-		t.Errorf("Variant(long) = %q (%d bytes)", v, len(v))
-	}
-	if !strings.HasPrefix(v, "é") || strings.ContainsRune(v, '\uFFFD') {
-		t.Errorf("Variant cut a rune: %q", v)
-	}
-}

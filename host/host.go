@@ -310,73 +310,6 @@ func pluginOf(err error) string {
 	return ""
 }
 
-// ProcessFile runs the file at path through the folder protocol of the
-// first watched folder: claimed into underprocess/, its result committed to
-// processed/, or the original moved to failed/ with an error report. It
-// returns the path of the result.
-func (h *Host) ProcessFile(ctx context.Context, path string) (string, Result, error) {
-	if err := checkInput(path); err != nil {
-		return "", Result{}, err
-	}
-	folder, err := openWatch(h.cfg.Watch[0])
-	if err != nil {
-		return "", Result{}, err
-	}
-	started := time.Now()
-	claimed, err := folder.Claim(path)
-	if err != nil {
-		return "", Result{}, fmt.Errorf("%s: claim: %w", path, err)
-	}
-	return h.processClaimed(ctx, folder, h.cfg.Watch[0], claimed, path, started, 1)
-}
-
-func (h *Host) processClaimed(ctx context.Context, folder Folder, w WatchConfig, claimed, orig string, started time.Time, attempts int) (string, Result, error) {
-	name := filepath.Base(orig) // the user's name, not a variant in underprocess/
-	var res Result
-	pc := h.cfg.PipelineFor(w, name)
-	if pc == nil {
-		err := ErrNoPipeline
-		return "", res, h.fail(folder, claimed, orig, "", err, started, attempts)
-	}
-	out, err := folder.Commit(claimed, name, func(wr io.Writer) error {
-		in, err := os.Open(claimed)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		res, err = h.Process(ctx, pc.Name, name, in, wr)
-		return err
-	})
-	if errors.Is(err, ErrInputKept) {
-		h.logger.Error("result committed; the input stays in underprocess/ until the next start", "file", claimed, "output", out, "error", err)
-		return out, res, nil
-	}
-	if err != nil {
-		return "", res, h.fail(folder, claimed, orig, pc.Name, err, started, attempts)
-	}
-	return out, res, nil
-}
-
-func (h *Host) fail(folder Folder, claimed, orig, pipeline string, cause error, started time.Time, attempts int) error {
-	plugin := pluginOf(cause)
-	ferr := &FileError{File: orig, Pipeline: pipeline, Plugin: plugin, Err: cause}
-	dst, err := folder.Fail(claimed, ErrorReport{
-		File:     filepath.Base(orig),
-		Pipeline: pipeline,
-		Plugin:   plugin,
-		Error:    cause.Error(),
-		Attempts: attempts,
-		Started:  started.UTC(),
-		Failed:   time.Now().UTC(),
-		Host:     VersionString(),
-	})
-	ferr.Failed = dst
-	if err != nil {
-		return errors.Join(ferr, fmt.Errorf("move to failed/: %w", err))
-	}
-	return ferr
-}
-
 // ProcessTo runs the file at path through its pipeline (chosen by name
 // among the first watched folder's) and writes the result to w, leaving
 // the file where it is.
@@ -399,23 +332,6 @@ func (h *Host) ProcessTo(ctx context.Context, path string, w io.Writer) (Result,
 		return res, &FileError{File: path, Pipeline: pc.Name, Plugin: pluginOf(err), Err: err}
 	}
 	return res, nil
-}
-
-func checkInput(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("input %s: no such file", path)
-		}
-		return fmt.Errorf("input %s: %w", path, err)
-	}
-	if fi.IsDir() {
-		return fmt.Errorf("input %s: is a directory, not a file", path)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("input %s: not a regular file", path)
-	}
-	return nil
 }
 
 type countingReader struct {

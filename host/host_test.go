@@ -43,7 +43,7 @@ func newHost(t *testing.T, pipelines string, plugins map[string]string) (*Host, 
 func testPlugins(t *testing.T) map[string]string {
 	return map[string]string{
 		"upper":  wasmtest.Plugin(t, "upper"),
-		"faulty": wasmtest.Build(t, "wasm/testdata/faulty"),
+		"faulty": wasmtest.Build(t, "../internal/wasm/testdata/faulty"),
 	}
 }
 
@@ -77,9 +77,10 @@ plugins = ["faulty", "upper"]
 	ctx := context.Background()
 	wd := filepath.Join(dir, "watch_dir")
 
-	in := filepath.Join(dir, "hello.txt")
+	in := filepath.Join(wd, "unprocessed", "hello.txt")
+	os.MkdirAll(filepath.Dir(in), 0o755)
 	os.WriteFile(in, []byte("hello\nworld"), 0o644)
-	out, res, err := h.ProcessFile(ctx, in)
+	out, res, err := h.ProcessFile(ctx, in, ProcessOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ plugins = ["faulty", "upper"]
 
 	// The same name again: the first result is kept, the second gets a suffix.
 	os.WriteFile(in, []byte("again\n"), 0o644)
-	out2, _, err := h.ProcessFile(ctx, in)
+	out2, _, err := h.ProcessFile(ctx, in, ProcessOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,9 +108,9 @@ plugins = ["faulty", "upper"]
 	}
 
 	// A plugin fails the file: the original goes to failed/ with a report.
-	bad := filepath.Join(dir, "data.bad")
+	bad := filepath.Join(wd, "unprocessed", "data.bad")
 	os.WriteFile(bad, []byte("one\nfail\nthree\n"), 0o644)
-	_, _, err = h.ProcessFile(ctx, bad)
+	_, _, err = h.ProcessFile(ctx, bad, ProcessOptions{})
 	var ferr *FileError
 	if !errors.As(err, &ferr) || ferr.Plugin != "faulty" || !strings.Contains(err.Error(), "asked to fail") {
 		t.Fatalf("got %v, want a FileError from plugin faulty", err)
@@ -127,9 +128,9 @@ plugins = ["faulty", "upper"]
 	}
 
 	// No pipeline matches.
-	odd := filepath.Join(dir, "image.png")
+	odd := filepath.Join(wd, "unprocessed", "image.png")
 	os.WriteFile(odd, []byte("x"), 0o644)
-	if _, _, err := h.ProcessFile(ctx, odd); !errors.Is(err, ErrNoPipeline) {
+	if _, _, err := h.ProcessFile(ctx, odd, ProcessOptions{}); !errors.Is(err, ErrNoPipeline) {
 		t.Errorf("got %v, want ErrNoPipeline", err)
 	}
 
@@ -150,7 +151,7 @@ func TestProcessFileBadInput(t *testing.T) {
 		{filepath.Join(dir, "missing.txt"), "no such file"},
 		{dir, "is a directory"},
 	} {
-		_, _, err := h.ProcessFile(context.Background(), tt.path)
+		_, _, err := h.ProcessFile(context.Background(), tt.path, ProcessOptions{})
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.path) {
 			t.Errorf("ProcessFile(%s) = %v, want an error naming it: %s", tt.path, err, tt.want)
 		}
@@ -205,9 +206,10 @@ archive = true
 name = "shout"
 plugins = ["upper"]
 `, testPlugins(t))
-	in := filepath.Join(dir, "hello.txt")
+	in := filepath.Join(dir, "w", "unprocessed", "hello.txt")
+	os.MkdirAll(filepath.Dir(in), 0o755)
 	os.WriteFile(in, []byte("hello\n"), 0o644)
-	if _, _, err := h.ProcessFile(context.Background(), in); err != nil {
+	if _, _, err := h.ProcessFile(context.Background(), in, ProcessOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "w", "archive", "hello.txt")); string(got) != "hello\n" {
@@ -215,5 +217,63 @@ plugins = ["upper"]
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "w", "processed", "hello.txt")); string(got) != "HELLO\n" {
 		t.Errorf("processed/hello.txt = %q", got)
+	}
+}
+
+// --input of a file outside every watched unprocessed/ reads it in place:
+// it is never moved or removed, its result goes to processed/, and on
+// failure nothing is written.
+func TestProcessFileOutsideLeavesIt(t *testing.T) {
+	h, dir := newHost(t, `
+[[pipeline]]
+name = "shout"
+match = ["*.txt"]
+plugins = ["upper"]
+
+[[pipeline]]
+name = "broken"
+match = ["*.bad"]
+plugins = ["faulty"]
+`, testPlugins(t))
+	ctx := context.Background()
+	wd := filepath.Join(dir, "watch_dir")
+	in := filepath.Join(dir, "report.txt")
+	put(t, in, "keep me\n")
+	os.Chmod(in, 0o600)
+	out, _, err := h.ProcessFile(ctx, in, ProcessOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(in); string(got) != "keep me\n" {
+		t.Errorf("input = %q, want it left in place", got)
+	}
+	if got, _ := os.ReadFile(out); string(got) != "KEEP ME\n" || out != filepath.Join(wd, "processed", "report.txt") {
+		t.Errorf("result %s = %q", out, got)
+	}
+	if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o600 {
+		t.Errorf("result mode %v, want the input's 0600", fi.Mode().Perm())
+	}
+	bad := filepath.Join(dir, "x.bad")
+	put(t, bad, "fail\n")
+	if _, _, err := h.ProcessFile(ctx, bad, ProcessOptions{}); err == nil {
+		t.Fatal("no error")
+	}
+	if got, _ := os.ReadFile(bad); string(got) != "fail\n" {
+		t.Errorf("failed input = %q, want it left in place", got)
+	}
+	for _, sub := range []string{"failed", "underprocess"} {
+		if got := listDir(t, filepath.Join(wd, sub)); len(got) != 0 {
+			t.Errorf("%s/ = %v, want empty", sub, got)
+		}
+	}
+	// --pipeline picks a pipeline whatever the name.
+	other := filepath.Join(dir, "x.bad2")
+	put(t, other, "quiet\n")
+	out, res, err := h.ProcessFile(ctx, other, ProcessOptions{Pipeline: "shout"})
+	if err != nil || res.Pipeline != "shout" {
+		t.Fatalf("--pipeline: %v, %+v", err, res)
+	}
+	if got, _ := os.ReadFile(out); string(got) != "QUIET\n" {
+		t.Errorf("result = %q", got)
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 // service starts watch mode on a temp project with the given config body
 // (after a [run] section tuned for tests) and stops it at cleanup.
-func service(t *testing.T, body string) (*Service, Folder, func()) {
+func service(t *testing.T, body string) (*Service, paths, func()) {
 	t.Helper()
 	h, dir := newHost(t, `
 [run]

@@ -128,6 +128,10 @@ type File struct {
 	Name    string // base name
 	Size    int64
 	ModTime time.Time
+	// Seq tells apart each time a file is tracked: OnSeen and Next give
+	// the same Seq for one sighting, which lets a caller match the two
+	// whichever comes first.
+	Seq uint64
 }
 
 // Watcher tracks the files in one folder and hands out the ready ones.
@@ -154,6 +158,7 @@ type Watcher struct {
 	overflowed bool                // a scan or event left files untracked for lack of room
 	warned     map[string]struct{} // names already logged as ignored
 	calls      []func()            // OnSeen/OnGone calls to make once mu is released
+	seq        uint64              // last entry.seq given
 }
 
 // entry is one tracked file.
@@ -163,6 +168,7 @@ type entry struct {
 	mtime time.Time
 	quiet time.Time // when the last event or change was seen: settling starts here
 	index int       // position in Watcher.ready; -1 while settling
+	seq   uint64    // File.Seq
 }
 
 // New checks opts, creates the folder if it is missing, and returns a
@@ -503,7 +509,8 @@ func (w *Watcher) track(name string, size int64, mtime, now time.Time, scanned b
 		w.overflowed = true // a later scan finds it
 		return
 	}
-	e := &entry{name: name, size: size, mtime: mtime, quiet: now, index: -1}
+	w.seq++
+	e := &entry{name: name, size: size, mtime: mtime, quiet: now, index: -1, seq: w.seq}
 	w.files[name] = e
 	w.settling[name] = e
 	if w.instant() || scanned && w.opts.Poll == 0 && now.Sub(mtime) >= w.opts.Settle {
@@ -781,7 +788,7 @@ func (w *Watcher) Len() int {
 func (w *Watcher) path(name string) string { return filepath.Join(w.dir, name) }
 
 func (w *Watcher) file(e *entry) File {
-	return File{Path: w.path(e.name), Name: e.name, Size: e.size, ModTime: e.mtime}
+	return File{Path: w.path(e.name), Name: e.name, Size: e.size, ModTime: e.mtime, Seq: e.seq}
 }
 
 // tempSuffixes end the names of files that are still being written by

@@ -4,7 +4,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"github.com/filehost/host/internal/folder"
 	"io"
 	"log/slog"
 	"os"
@@ -125,7 +127,7 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 
 func runInput(ctx context.Context, h *host.Host, logger *slog.Logger, input, output string, stdout, stderr io.Writer) int {
 	if output == "" {
-		out, res, err := h.ProcessFile(ctx, input)
+		out, res, err := h.ProcessFile(ctx, input, host.ProcessOptions{})
 		if err != nil {
 			logger.Error("file failed", "file", input, "error", err)
 			fmt.Fprintln(stderr, "host:", oneLine(err))
@@ -149,25 +151,17 @@ func runInput(ctx context.Context, h *host.Host, logger *slog.Logger, input, out
 	return exitOK
 }
 
-// writeOutput writes the result beside output under a temporary name and
-// renames it into place only when complete.
+// writeOutput writes the result to output whole or not at all.
 func writeOutput(ctx context.Context, h *host.Host, input, output string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(output), ".host-tmp-*")
-	if err != nil {
-		return fmt.Errorf("output %s: %w", output, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := h.ProcessTo(ctx, input, tmp); err != nil {
-		tmp.Close()
+	err := folder.WriteFile(output, 0o644, func(w io.Writer) error {
+		_, err := h.ProcessTo(ctx, input, w)
 		return err
-	}
-	if err := tmp.Close(); err != nil {
+	})
+	var ferr *host.FileError
+	if err != nil && !errors.As(err, &ferr) {
 		return fmt.Errorf("output %s: %w", output, err)
 	}
-	if err := os.Rename(tmp.Name(), output); err != nil {
-		return fmt.Errorf("output %s: %w", output, err)
-	}
-	return nil
+	return err
 }
 
 func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, cli CLI, stderr io.Writer) int {

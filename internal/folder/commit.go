@@ -95,7 +95,7 @@ func (c *Claim) Commit(name string, write func(io.Writer) error) (string, error)
 
 func (f *Folder) syncResult(d *dirs, dir int, sub bool) error {
 	if sub && !f.opts.NoSync {
-		if err := fsyncDir(dir); err != nil {
+		if err := f.sys.fsyncDir(dir); err != nil {
 			return err
 		}
 	}

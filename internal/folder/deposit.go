@@ -81,5 +81,5 @@ func WriteFile(path string, perm os.FileMode, write func(io.Writer) error) error
 		_ = unix.Unlinkat(fd, tmp, 0)
 		return &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err}
 	}
-	return fsyncDir(fd)
+	return defaultSys.fsyncDir(fd)
 }

@@ -72,13 +72,19 @@ func (c *Claim) Fail(rep Report) (string, error) {
 			return "", err
 		}
 		if err := f.linkReport(d, tmp, name); err != nil {
-			if errors.Is(err, unix.EEXIST) && !moved {
-				// Taken between the check and the link: try the next name.
-				_ = unix.Unlinkat(d.failed.fd, name, 0)
+			if moved {
+				// No hard links here: the file is in failed/ already and
+				// cannot go back; its report is written by Recover.
+				return filepath.Join(f.Dir, Failed, name), err
+			}
+			// Never leave a file in failed/ without its report: take the
+			// link back; the claim stays in underprocess/.
+			_ = unix.Unlinkat(d.failed.fd, name, 0)
+			if errors.Is(err, unix.EEXIST) { // taken meanwhile: the next name
 				i++
 				continue
 			}
-			return filepath.Join(f.Dir, Failed, name), err
+			return "", fmt.Errorf("link report: %w", err)
 		}
 		out := filepath.Join(f.Dir, Failed, name)
 		if err := f.syncDir(d, &d.failed); err != nil {

@@ -26,7 +26,7 @@ func (f *Folder) fsync(d *dirs, h *handle) error {
 	if h == &d.underprocess && f.opts.Group {
 		reaped = f.reap.take() // before the fsync, which then covers them
 	}
-	err := fsyncDir(h.fd)
+	err := f.sys.fsyncDir(h.fd)
 	for _, tmp := range reaped {
 		_ = unix.Unlinkat(d.processed.fd, tmp, 0)
 	}

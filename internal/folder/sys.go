@@ -22,12 +22,15 @@ type sysOps struct {
 	renameNoReplace func(olddir int, old string, newdir int, new string) error
 	// rename is renameat(2).
 	rename func(olddir int, old string, newdir int, new string) error
+	// fsync is fsync(2) of a directory.
+	fsync func(fd int) error
 }
 
 var defaultSys = &sysOps{
 	link:            func(od int, o string, nd int, n string) error { return unix.Linkat(od, o, nd, n, 0) },
 	renameNoReplace: renameat2NoReplace,
 	rename:          unix.Renameat,
+	fsync:           unix.Fsync,
 }
 
 // tempPrefix starts the names of files the host is writing. They are
@@ -95,8 +98,8 @@ func failedName(name string, i int) string {
 // fsyncDir makes the entries of the open directory fd durable. Some
 // filesystems cannot sync a directory (EINVAL, ENOTSUP, EROFS...): their
 // error is not one; any other (EIO) is returned.
-func fsyncDir(fd int) error {
-	err := unix.Fsync(fd)
+func (s *sysOps) fsyncDir(fd int) error {
+	err := s.fsync(fd)
 	switch {
 	case err == nil, errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOTSUP),
 		errors.Is(err, unix.EROFS), errors.Is(err, unix.EBADF):

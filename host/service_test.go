@@ -551,3 +551,65 @@ plugins = ["faulty"]
 		}
 	}
 }
+
+// Hole 10: with more files waiting than run.queue, a worker may take a file
+// before the watcher's OnSeen has run; no queued record may be left over.
+func TestServiceNoGhostQueuedRecords(t *testing.T) {
+	h, dir := newHost(t, "[run]\nworkers = 4\nqueue = 16\nsettle = \"0s\"\nsync = false\n"+upperPipeline, testPlugins(t))
+	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+	const n = 1500
+	for i := range n {
+		put(t, filepath.Join(folder.Unprocessed, fmt.Sprintf("f%05d.txt", i)), "x\n")
+	}
+	svc, _ := startService(t, h)
+	waitFor(t, "every file", func() bool { return svc.Tracker().Snapshot().Totals.Processed == n })
+	waitFor(t, "no queued record", func() bool { return svc.Tracker().Snapshot().Totals.Queued == 0 })
+	if files, total := svc.Tracker().Files(tracker.Queued, 0, 10); total != 0 {
+		t.Errorf("%d queued records left, e.g. %+v", total, files)
+	}
+}
+
+// Hole 7: the whole watch folder deleted and recreated: the host notices,
+// recreates its subfolders, takes the lock again and goes on.
+func TestServiceWatchFolderRecreated(t *testing.T) {
+	h, dir := newHost(t, "[run]\nsettle = \"50ms\"\nrescan = \"1h\"\nsync = false\n"+upperPipeline, testPlugins(t))
+	svc, err := NewService(h, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.refreshEvery = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; svc.Close() })
+	waitFor(t, "ready", func() bool { return svc.Ready() == nil })
+	wd := filepath.Join(dir, "watch_dir")
+	os.RemoveAll(wd)
+	os.MkdirAll(filepath.Join(wd, "unprocessed"), 0o755)
+	put(t, filepath.Join(wd, "unprocessed", "again.txt"), "again\n")
+	waitFor(t, "a file in the recreated folder", func() bool {
+		got, err := os.ReadFile(filepath.Join(wd, "processed", "again.txt"))
+		return err == nil && string(got) == "AGAIN\n"
+	})
+	if _, err := os.Stat(filepath.Join(wd, ".host.lock")); err != nil {
+		t.Errorf("lock file not taken again: %v", err)
+	}
+	// processed/ swapped for a symbolic link: not ready, and nothing is
+	// written through it.
+	elsewhere := t.TempDir()
+	os.Rename(filepath.Join(wd, "processed"), filepath.Join(dir, "moved"))
+	os.Symlink(elsewhere, filepath.Join(wd, "processed"))
+	waitFor(t, "not ready", func() bool { return svc.Ready() != nil })
+	if err := svc.Ready(); !strings.Contains(err.Error(), "processed/") {
+		t.Errorf("Ready = %v, want it to name processed/", err)
+	}
+	put(t, filepath.Join(wd, "unprocessed", "held.txt"), "held\n")
+	time.Sleep(300 * time.Millisecond) // several refreshes and settles: the file must stay
+	if ents, _ := os.ReadDir(elsewhere); len(ents) != 0 {
+		t.Errorf("the link's target got %d files", len(ents))
+	}
+	os.Remove(filepath.Join(wd, "processed"))
+	os.Rename(filepath.Join(dir, "moved"), filepath.Join(wd, "processed"))
+	waitFor(t, "ready again", func() bool { return svc.Ready() == nil })
+	waitFor(t, "the held file", func() bool { _, err := os.Stat(filepath.Join(wd, "processed", "held.txt")); return err == nil })
+}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/filehost/host/internal/clock"
 	"github.com/filehost/host/internal/folder"
 	"github.com/filehost/host/internal/tracker"
 	"github.com/filehost/host/internal/wasm"
@@ -37,6 +38,7 @@ type Service struct {
 	running atomic.Bool
 	// refreshEvery is how often folders are checked; tests shorten it.
 	refreshEvery time.Duration
+	clock        clock.Clock
 }
 
 // watched is one watched folder with its watcher.
@@ -123,6 +125,9 @@ type ServiceOptions struct {
 	Logger *slog.Logger
 	// Poll, when set, overrides run.poll (the --poll flag).
 	Poll time.Duration
+	// Clock, when set, drives settling, rescans, retry delays, the grace
+	// period and folder checks (tests); nil is the system clock.
+	Clock clock.Clock
 }
 
 // Workers returns how many files the config processes at once.
@@ -155,6 +160,10 @@ func NewService(h *Host, opts ServiceOptions) (*Service, error) {
 		cpu:          make(chan struct{}, cfg.Workers()),
 		started:      time.Now(),
 		refreshEvery: refreshEvery,
+		clock:        opts.Clock,
+	}
+	if s.clock == nil {
+		s.clock = clock.Real
 	}
 	for _, wc := range cfg.Watch {
 		wd, err := s.openFolder(wc, poll)
@@ -197,6 +206,7 @@ func (s *Service) openFolder(wc WatchConfig, poll time.Duration) (*watched, erro
 		Poll:       poll,
 		MaxTracked: s.cfg.Run.Queue,
 		Logger:     s.logger.With("folder", wc.Dir),
+		Clock:      s.clock,
 		OnSeen:     func(file watch.File) { wd.seen(s.tracker, file) },
 		OnGone:     func(path string) { wd.gone(s.tracker, path) },
 	})
@@ -251,13 +261,13 @@ const refreshEvery = time.Second
 
 // keepHealthy checks wd's folder every refreshEvery until ctx is done.
 func (s *Service) keepHealthy(ctx context.Context, wd *watched) {
-	t := time.NewTicker(s.refreshEvery)
+	t := s.clock.NewTicker(s.refreshEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		s.refresh(wd)
 	}
@@ -396,7 +406,7 @@ func (s *Service) Run(ctx context.Context) error {
 	go func() { workers.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(time.Duration(s.cfg.Run.Grace)):
+	case <-s.clock.After(time.Duration(s.cfg.Run.Grace)):
 		s.logger.Warn("grace period over: returning unfinished files to unprocessed/")
 		cancelProc()
 		// A file stops between chunks; a plugin stuck inside one call
@@ -404,7 +414,7 @@ func (s *Service) Run(ctx context.Context) error {
 		// the next start recovers its file.
 		select {
 		case <-done:
-		case <-time.After(stuckWait):
+		case <-s.clock.After(stuckWait):
 			s.logger.Error("files still inside plugin calls; they go back to unprocessed/ at the next start")
 		}
 	}
@@ -440,7 +450,7 @@ func (s *Service) handle(ctx context.Context, j job) {
 			s.logger.Warn("not claimed: not a regular file; it stays in unprocessed/", "file", f.Path, "error", err)
 		default:
 			s.logger.Error("cannot claim file; it stays in unprocessed/ and is tried again", "file", f.Path, "error", err)
-			time.AfterFunc(time.Duration(s.cfg.Run.RetryDelay), wd.w.Rescan)
+			s.clock.AfterFunc(time.Duration(s.cfg.Run.RetryDelay), wd.w.Rescan)
 		}
 		return
 	}
@@ -477,7 +487,7 @@ func (s *Service) handle(ctx context.Context, j job) {
 		if Retryable(err) && attempt <= s.cfg.Run.Retries {
 			s.logger.Warn("file failed, will retry", "file", f.Name, "attempt", attempt, "retry_in", delay, "error", err)
 			select {
-			case <-time.After(delay):
+			case <-s.clock.After(delay):
 			case <-ctx.Done():
 				s.requeue(claim, id)
 				return

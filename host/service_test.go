@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/filehost/host/internal/clock"
 	"github.com/filehost/host/internal/tracker"
 )
 
@@ -612,4 +613,69 @@ func TestServiceWatchFolderRecreated(t *testing.T) {
 	os.Rename(filepath.Join(dir, "moved"), filepath.Join(wd, "processed"))
 	waitFor(t, "ready again", func() bool { return svc.Ready() == nil })
 	waitFor(t, "the held file", func() bool { _, err := os.Stat(filepath.Join(wd, "processed", "held.txt")); return err == nil })
+}
+
+// Retry delays run on the service's clock: with a fake one, a retryable
+// failure waits for the clock, not for real time.
+func TestServiceRetryDelayOnClock(t *testing.T) {
+	h, dir := newHost(t, `
+[run]
+settle = "0s"
+retries = 2
+retry_delay = "1h"
+sync = false
+[[pipeline]]
+name = "slow"
+plugins = ["faulty"]
+[plugins.faulty]
+timeout = "100ms"
+`, testPlugins(t))
+	fake := clock.NewFake(time.Now())
+	svc, err := NewService(h, ServiceOptions{Clock: fake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for {
+			select {
+			case <-done:
+				svc.Close()
+				return
+			case <-time.After(10 * time.Millisecond):
+				fake.Advance(time.Minute) // the grace period runs on the fake clock too
+			}
+		}
+	})
+	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+	waitFor(t, "ready", func() bool { return svc.Ready() == nil })
+	put(t, filepath.Join(folder.Unprocessed, "stuck.slow"), "loop\n")
+	attempts := func() int {
+		files, _ := svc.Tracker().Files(tracker.Processing, 0, 1)
+		if len(files) == 0 {
+			return 0
+		}
+		return files[0].Attempts
+	}
+	waitFor(t, "the first attempt", func() bool { return attempts() == 1 })
+	for want := 2; want <= 3; want++ {
+		// The retry waits an hour on the fake clock: advance it once the
+		// service has armed its timer.
+		waitFor(t, "the retry timer", func() bool {
+			select {
+			case <-fake.Waiting():
+			default:
+			}
+			fake.Advance(30 * time.Minute)
+			return attempts() >= want
+		})
+	}
+	waitFor(t, "the failure", func() bool { return count(folder.Failed) == 1 })
+	data, _ := os.ReadFile(filepath.Join(folder.Failed, "stuck.slow.error.json"))
+	if !strings.Contains(string(data), `"attempts": 3`) {
+		t.Errorf("report: %s", data)
+	}
 }

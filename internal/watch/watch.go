@@ -94,6 +94,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/filehost/host/internal/clock"
 )
 
 const (
@@ -115,6 +117,7 @@ type Options struct {
 	Poll       time.Duration // > 0: no fsnotify at all, scan the folder every Poll (network filesystems)
 	MaxTracked int           // at most this many files are tracked at once (memory bound); default 10000
 	Logger     *slog.Logger  // nil: discard
+	Clock      clock.Clock   // nil: the system clock; tests move a fake one
 	// OnSeen, if set, is called when a file is first tracked (it is "queued").
 	OnSeen func(File)
 	// OnGone, if set, is called when a tracked, not yet taken file
@@ -183,6 +186,9 @@ func New(opts Options) (*Watcher, error) {
 	if opts.MaxTracked == 0 {
 		opts.MaxTracked = defaultMaxTracked
 	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real
+	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("watch: %w", err)
@@ -226,9 +232,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 		periodic <-chan time.Time
 	)
 	if w.opts.Poll > 0 {
-		t := time.NewTicker(w.opts.Poll)
+		t := w.opts.Clock.NewTicker(w.opts.Poll)
 		defer t.Stop()
-		poll = t.C
+		poll = t.C()
 	} else {
 		fsw, err := w.startNotify()
 		if err != nil {
@@ -237,12 +243,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 		defer w.stopNotify()
 		events, errs = fsw.Events, fsw.Errors
 		if w.opts.Rescan > 0 {
-			t := time.NewTicker(w.opts.Rescan)
+			t := w.opts.Clock.NewTicker(w.opts.Rescan)
 			defer t.Stop()
-			periodic = t.C
+			periodic = t.C()
 		}
 	}
-	tick := time.NewTicker(min(max(w.opts.Settle/4, minTick), maxTick))
+	tick := w.opts.Clock.NewTicker(min(max(w.opts.Settle/4, minTick), maxTick))
 	defer tick.Stop()
 
 	w.rescan("start")
@@ -266,7 +272,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.rescan("periodic")
 		case <-w.rescanReq:
 			w.rescan("request")
-		case <-tick.C:
+		case <-tick.C():
 			w.settle()
 			if w.wantsMore() {
 				w.rescan("room")
@@ -349,7 +355,7 @@ func (w *Watcher) handleEvent(ev fsnotify.Event) {
 	fi, err := os.Lstat(path)
 	w.mu.Lock()
 	defer w.unlock()
-	w.observe(name, fi, err, time.Now(), true)
+	w.observe(name, fi, err, w.opts.Clock.Now(), true)
 }
 
 // handleDirEvent reacts to the watched folder itself coming and going.
@@ -385,7 +391,7 @@ func (w *Watcher) settle() {
 	w.mu.Lock()
 	var due []string
 	for name, e := range w.settling {
-		if time.Since(e.quiet) >= w.opts.Settle {
+		if now := w.opts.Clock.Now(); now.Sub(e.quiet) >= w.opts.Settle {
 			due = append(due, name)
 		}
 	}
@@ -404,7 +410,7 @@ func (w *Watcher) settle() {
 	for i, name := range due {
 		looks[i].fi, looks[i].err = os.Lstat(w.path(name))
 	}
-	now := time.Now()
+	now := w.opts.Clock.Now()
 	w.mu.Lock()
 	defer w.unlock()
 	for i, name := range due {
@@ -600,7 +606,7 @@ func (w *Watcher) rescan(reason string) {
 	// No event was handled during the scan (this is Run's goroutine), so
 	// a known name it did not see is gone. Next and Done may have moved
 	// names between taken and tracked meanwhile; both sets were known.
-	now := time.Now()
+	now := w.opts.Clock.Now()
 	w.mu.Lock()
 	for name, e := range w.files {
 		_, wasKnown := known[name]
@@ -753,7 +759,7 @@ func (w *Watcher) confirm(e *entry, fi fs.FileInfo, err error) (File, bool) {
 	}
 	if fi.Size() != e.size || !fi.ModTime().Equal(e.mtime) {
 		delete(w.taken, e.name)
-		e.size, e.mtime, e.quiet = fi.Size(), fi.ModTime(), time.Now()
+		e.size, e.mtime, e.quiet = fi.Size(), fi.ModTime(), w.opts.Clock.Now()
 		w.files[e.name] = e
 		w.settling[e.name] = e
 		return File{}, false

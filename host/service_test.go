@@ -487,7 +487,10 @@ func TestServiceSyncLeavesNoTemps(t *testing.T) {
 	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
 	_, stop := startService(t, h)
 	for i := range 20 {
-		put(t, filepath.Join(folder.Unprocessed, fmt.Sprintf("f%02d.txt", i)), "x\n")
+		// With settle = 0s files must arrive whole: by rename.
+		tmp := filepath.Join(dir, "staging")
+		put(t, tmp, "x\n")
+		os.Rename(tmp, filepath.Join(folder.Unprocessed, fmt.Sprintf("f%02d.txt", i)))
 	}
 	waitFor(t, "every file", func() bool { return count(folder.Processed) == 20 })
 	stop()

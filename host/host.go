@@ -45,8 +45,14 @@ type Host struct {
 	engine    *wasm.Engine
 	plugins   map[string]*wasm.Plugin
 	pipelines map[string][]*wasm.Plugin
+	// specs are the plugins' specs as loaded, to tell on a reload which
+	// plugins are unchanged.
+	specs map[string]wasm.Spec
 	// instances is how many idle instances each plugin keeps.
 	instances int
+	// owned is set once a Service has taken the host over: the service
+	// then closes its plugins and engine, and Close does nothing.
+	owned bool
 }
 
 // Options tune a Host beyond its config.
@@ -64,12 +70,6 @@ type Options struct {
 // New loads every plugin the config names and returns a ready host. A
 // plugin that fails to load is an error naming it.
 func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Instances <= 0 {
-		opts.Instances = 1
-	}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("cache_dir: %w", err)
@@ -79,12 +79,31 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	h, err := load(ctx, engine, cfg, opts, nil)
+	if err != nil {
+		_ = engine.Close(ctx)
+		return nil, err
+	}
+	return h, nil
+}
+
+// load builds a host on engine. reuse, if set, may return an already
+// loaded plugin for a spec (a reload's unchanged plugins); the rest are
+// loaded. On error, the plugins it loaded are closed, reused ones are not.
+func load(ctx context.Context, engine *wasm.Engine, cfg Config, opts Options, reuse func(wasm.Spec) *wasm.Plugin) (*Host, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Instances <= 0 {
+		opts.Instances = 1
+	}
 	h := &Host{
 		cfg:       cfg,
 		logger:    opts.Logger,
 		engine:    engine,
 		plugins:   map[string]*wasm.Plugin{},
 		pipelines: map[string][]*wasm.Plugin{},
+		specs:     map[string]wasm.Spec{},
 		instances: opts.Instances,
 	}
 	names := cfg.pluginNames()
@@ -100,18 +119,26 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 		slices.Sort(names)
 		names = slices.Compact(names)
 	}
-	loaded, err := loadAll(ctx, engine, cfg, names, opts.Instances)
-	for i, p := range loaded {
-		if p != nil {
-			h.plugins[names[i]] = p
-		}
+	specs := make([]wasm.Spec, len(names))
+	for i, name := range names {
+		// A file holds one instance per use of the plugin in its pipeline.
+		specs[i] = cfg.spec(name, opts.Instances*cfg.maxUses(name))
+		h.specs[name] = specs[i]
 	}
+	loaded, reused, err := loadAll(ctx, engine, specs, reuse)
 	if err != nil {
-		_ = h.Close()
+		for i, p := range loaded {
+			if p != nil && !reused[i] {
+				_ = p.Close(ctx)
+			}
+		}
 		return nil, err
 	}
-	for _, p := range loaded {
-		opts.Logger.Debug("plugin loaded", "plugin", p.Name(), "path", p.Path(), "sha256", p.SHA256(), "load_time", p.LoadTime())
+	for i, p := range loaded {
+		h.plugins[names[i]] = p
+		if !reused[i] {
+			opts.Logger.Debug("plugin loaded", "plugin", p.Name(), "path", p.Path(), "sha256", p.SHA256(), "load_time", p.LoadTime())
+		}
 	}
 	for _, pc := range cfg.Pipeline {
 		chain := make([]*wasm.Plugin, len(pc.Plugins))
@@ -123,21 +150,28 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 	return h, nil
 }
 
-// loadAll loads the named plugins, several at a time: compiling a module
-// and starting its first instance each keep one core busy. Entries that
-// share a .wasm load one after another, so the first compiles it and the
-// rest find it in the compilation cache. The error is the first by name.
-func loadAll(ctx context.Context, engine *wasm.Engine, cfg Config, names []string, instances int) ([]*wasm.Plugin, error) {
-	loaded := make([]*wasm.Plugin, len(names))
-	errs := make([]error, len(names))
+// loadAll loads the plugins of specs, several at a time: compiling a
+// module and starting its first instance each keep one core busy. Specs
+// that share a .wasm load one after another, so the first compiles it and
+// the rest find it in the compilation cache. The error is the first by
+// name.
+func loadAll(ctx context.Context, engine *wasm.Engine, specs []wasm.Spec, reuse func(wasm.Spec) *wasm.Plugin) ([]*wasm.Plugin, []bool, error) {
+	loaded := make([]*wasm.Plugin, len(specs))
+	reused := make([]bool, len(specs))
+	errs := make([]error, len(specs))
 	byPath := map[string][]int{}
 	var paths []string
-	for i, name := range names {
-		path := cfg.spec(name, 1).Path
-		if _, ok := byPath[path]; !ok {
-			paths = append(paths, path)
+	for i, spec := range specs {
+		if reuse != nil {
+			if p := reuse(spec); p != nil {
+				loaded[i], reused[i] = p, true
+				continue
+			}
 		}
-		byPath[path] = append(byPath[path], i)
+		if _, ok := byPath[spec.Path]; !ok {
+			paths = append(paths, spec.Path)
+		}
+		byPath[spec.Path] = append(byPath[spec.Path], i)
 	}
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -146,18 +180,21 @@ func loadAll(ctx context.Context, engine *wasm.Engine, cfg Config, names []strin
 			slots <- struct{}{}
 			defer func() { <-slots }()
 			for _, i := range byPath[path] {
-				// A file holds one instance per use of the plugin in its pipeline.
-				loaded[i], errs[i] = engine.Load(ctx, cfg.spec(names[i], instances*cfg.maxUses(names[i])))
+				loaded[i], errs[i] = engine.Load(ctx, specs[i])
 			}
 		})
 	}
 	wg.Wait()
+	return loaded, reused, firstErr(errs)
+}
+
+func firstErr(errs []error) error {
 	for _, err := range errs {
 		if err != nil {
-			return loaded, err
+			return err
 		}
 	}
-	return loaded, nil
+	return nil
 }
 
 // pluginNames lists every plugin used by a pipeline or given an entry,
@@ -232,8 +269,16 @@ func (h *Host) Plugins() []*wasm.Plugin {
 	return out
 }
 
-// Close releases every plugin and the compilation cache.
+// Close releases every plugin and the compilation cache, unless a
+// Service has taken the host over (NewService), which then does.
 func (h *Host) Close() error {
+	if h.owned {
+		return nil
+	}
+	return h.close()
+}
+
+func (h *Host) close() error {
 	ctx := context.Background()
 	var errs []error
 	for _, p := range h.plugins {

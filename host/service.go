@@ -26,7 +26,9 @@ import (
 // each file that settles in unprocessed/ with a pool of workers, records
 // everything in a tracker, and stops gracefully.
 type Service struct {
-	h       *Host
+	// cfg is the configuration the service started with: its folders,
+	// workers and the other settings a reload cannot change. The
+	// pipelines and plugins in use are those of gen.
 	cfg     Config
 	logger  *slog.Logger
 	tracker *tracker.Tracker
@@ -39,6 +41,16 @@ type Service struct {
 	// refreshEvery is how often folders are checked; tests shorten it.
 	refreshEvery time.Duration
 	clock        clock.Clock
+
+	gen        atomic.Pointer[generation]
+	genCount   int
+	reloadMu   sync.Mutex
+	pluginsMu  sync.Mutex
+	pluginRefs map[*wasm.Plugin]int // generations holding each plugin
+	statusMu   sync.Mutex
+	status     ReloadStatus
+	// noConfigWatch: see ServiceOptions.NoConfigWatch.
+	noConfigWatch bool
 }
 
 // watched is one watched folder with its watcher.
@@ -128,6 +140,9 @@ type ServiceOptions struct {
 	// Clock, when set, drives settling, rescans, retry delays, the grace
 	// period and folder checks (tests); nil is the system clock.
 	Clock clock.Clock
+	// NoConfigWatch turns off reloading when the config file or a plugin
+	// changes; Reload (SIGHUP, the dashboard) still works.
+	NoConfigWatch bool
 }
 
 // Workers returns how many files the config processes at once.
@@ -152,19 +167,22 @@ func NewService(h *Host, opts ServiceOptions) (*Service, error) {
 		poll = opts.Poll
 	}
 	s := &Service{
-		h:            h,
-		cfg:          cfg,
-		logger:       opts.Logger,
-		tracker:      tracker.New(cfg.Run.History),
-		workers:      cfg.Workers(),
-		cpu:          make(chan struct{}, cfg.Workers()),
-		started:      time.Now(),
-		refreshEvery: refreshEvery,
-		clock:        opts.Clock,
+		cfg:           cfg,
+		logger:        opts.Logger,
+		tracker:       tracker.New(cfg.Run.History),
+		workers:       cfg.Workers(),
+		cpu:           make(chan struct{}, cfg.Workers()),
+		started:       time.Now(),
+		refreshEvery:  refreshEvery,
+		clock:         opts.Clock,
+		noConfigWatch: opts.NoConfigWatch,
 	}
 	if s.clock == nil {
 		s.clock = clock.Real
 	}
+	s.pluginRefs = map[*wasm.Plugin]int{}
+	g := s.install(h)
+	s.status = ReloadStatus{Generation: g.n, LoadedAt: g.loaded}
 	for _, wc := range cfg.Watch {
 		wd, err := s.openFolder(wc, poll)
 		if err != nil {
@@ -223,16 +241,23 @@ func (s *Service) Close() {
 	for _, wd := range s.folders {
 		wd.folder.Close()
 	}
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if g := s.gen.Swap(nil); g != nil {
+		engine := g.h.engine
+		g.retire() // no file is in flight once Run has returned
+		_ = engine.Close(context.Background())
+	}
 }
 
 // Tracker returns the state of every file.
 func (s *Service) Tracker() *tracker.Tracker { return s.tracker }
 
 // Plugins returns the loaded plugins.
-func (s *Service) Plugins() []*wasm.Plugin { return s.h.Plugins() }
+func (s *Service) Plugins() []*wasm.Plugin { return s.gen.Load().h.Plugins() }
 
 // Pipelines returns the configured pipelines.
-func (s *Service) Pipelines() []PipelineConfig { return s.cfg.Pipeline }
+func (s *Service) Pipelines() []PipelineConfig { return s.gen.Load().h.cfg.Pipeline }
 
 // UploadDir is where uploaded files go: the first folder's unprocessed/.
 func (s *Service) UploadDir() string { return s.folders[0].folder.Path(folder.Unprocessed) }
@@ -337,8 +362,15 @@ func (s *Service) Run(ctx context.Context) error {
 			s.keepHealthy(watchCtx, wd)
 		}()
 	}
+	if !s.noConfigWatch && s.cfg.File != "" {
+		watchers.Add(1)
+		go func() {
+			defer watchers.Done()
+			s.watchConfig(watchCtx)
+		}()
+	}
 	s.running.Store(true)
-	s.logger.Info("watching", "folders", len(s.folders), "workers", s.workers, "in_flight", s.workers*InFlightPerWorker, "plugins", len(s.h.Plugins()))
+	s.logger.Info("watching", "folders", len(s.folders), "workers", s.workers, "in_flight", s.workers*InFlightPerWorker, "plugins", len(s.Plugins()))
 
 	// One dispatcher per folder hands its oldest ready file to the next
 	// free worker. With a single folder the workers take files from it
@@ -454,7 +486,9 @@ func (s *Service) handle(ctx context.Context, j job) {
 		}
 		return
 	}
-	run := &fileRun{h: s.h, folder: wd.folder, wc: wd.cfg, claim: claim, started: time.Now(),
+	g := s.acquire() // the configuration this file keeps until it is done
+	defer g.done()
+	run := &fileRun{h: g.h, folder: wd.folder, wc: g.h.watchConfig(wd.cfg), claim: claim, started: time.Now(),
 		enter: func(ctx context.Context, pipeline string, size int64, attempt int) (func(), error) {
 			select {
 			case s.cpu <- struct{}{}:
@@ -466,7 +500,7 @@ func (s *Service) handle(ctx context.Context, j job) {
 		},
 		wrap: func(r io.Reader) io.Reader { return &progressReader{r: r, t: s.tracker, id: id} },
 	}
-	delay := time.Duration(s.cfg.Run.RetryDelay)
+	delay := time.Duration(g.h.cfg.Run.RetryDelay)
 	for attempt := 1; ; attempt++ {
 		out, res, err := run.attempt(ctx, attempt)
 		if errors.Is(err, folder.ErrInputKept) {
@@ -484,7 +518,7 @@ func (s *Service) handle(ctx context.Context, j job) {
 			s.requeue(claim, id)
 			return
 		}
-		if Retryable(err) && attempt <= s.cfg.Run.Retries {
+		if Retryable(err) && attempt <= g.h.cfg.Run.Retries {
 			s.logger.Warn("file failed, will retry", "file", f.Name, "attempt", attempt, "retry_in", delay, "error", err)
 			select {
 			case <-s.clock.After(delay):

@@ -86,6 +86,13 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reloads in watch mode; caught from the start so that an early
+	// one does not end the process.
+	hup := make(chan os.Signal, 1)
+	if cli.Watch {
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
 
 	cfg, err := host.LoadConfig(cli.Config)
 	if err != nil {
@@ -121,7 +128,7 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 	case cli.Input != "":
 		return runInput(ctx, h, logger, cli.Input, cli.Output, stdout, stderr)
 	default:
-		return runWatch(ctx, h, logger, cli, stderr)
+		return runWatch(ctx, h, logger, cli, stderr, hup)
 	}
 }
 
@@ -164,7 +171,7 @@ func writeOutput(ctx context.Context, h *host.Host, input, output string) error 
 	return err
 }
 
-func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, cli CLI, stderr io.Writer) int {
+func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, cli CLI, stderr io.Writer, hup <-chan os.Signal) int {
 	svc, err := host.NewService(h, host.ServiceOptions{Logger: logger, Poll: cli.Poll})
 	if err != nil {
 		fmt.Fprintln(stderr, "host:", err)
@@ -192,11 +199,25 @@ func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, cli CLI, s
 		defer srv.Close()
 		logger.Info("dashboard", "url", "http://"+srv.Addr()+"/", "token", dash.Token != "")
 	}
+	go reloadOnHangup(ctx, svc, hup)
 	if err := svc.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "host:", oneLine(err))
 		return exitFailed
 	}
 	return exitOK
+}
+
+// reloadOnHangup reloads the configuration on each SIGHUP (systemd's
+// ExecReload) until ctx is done.
+func reloadOnHangup(ctx context.Context, svc *host.Service, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = svc.Reload(ctx) // logged, and shown on the dashboard
+		}
+	}
 }
 
 // oneLine keeps an error on one line for the exit message.

@@ -119,7 +119,7 @@ func (h *Host) ProcessFile(ctx context.Context, path string, opts ProcessOptions
 	wc := h.cfg.Watch[0]
 	var f *folder.Folder
 	for _, w := range h.cfg.Watch {
-		wf, err := openWatch(w, h.cfg.Run.Sync, false)
+		wf, err := openWatch(w, true, false) // --input always syncs: run.sync is for watch mode
 		if err != nil {
 			return "", Result{}, err
 		}

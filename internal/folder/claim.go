@@ -85,7 +85,9 @@ func (f *Folder) Claim(name string) (*Claim, error) {
 		}
 		c := &Claim{f: f, d: d, file: file, Name: dst, Orig: name, Info: fi, id: idOf(dst, fi), err: openErr}
 		if err := f.syncDir(d, &d.underprocess); err != nil {
-			c.Release()
+			// The claim may not be durable: give the file back rather
+			// than process it on an uncertain footing.
+			_, _ = c.Requeue()
 			return nil, err
 		}
 		return c, nil
@@ -144,11 +146,7 @@ func openLocked(dir int, name, path string) (*os.File, fs.FileInfo, error) {
 		file.Close()
 		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode()))}
 	}
-	// Back to blocking reads: O_NONBLOCK means nothing for regular files,
-	// but clear it so the descriptor behaves as any other.
-	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
-		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
-	}
+	// O_NONBLOCK stays set: it means nothing for a regular file.
 	if err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); err != nil && !errors.Is(err, unix.ENOLCK) && !errors.Is(err, unix.ENOTSUP) {
 		file.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {

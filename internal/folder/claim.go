@@ -129,25 +129,11 @@ func (f *Folder) Inside(path string) bool {
 // on a FIFO or device (O_NONBLOCK). It then refuses what is not a regular
 // file and takes a shared lock on it, which Recover honours.
 func openLocked(dir int, name, path string) (*os.File, fs.FileInfo, error) {
-	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	file, fi, err := openRegular(dir, name, path)
 	if err != nil {
-		if errors.Is(err, unix.ELOOP) {
-			err = fmt.Errorf("%w (a symbolic link)", ErrNotRegular)
-		}
-		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	file := os.NewFile(uintptr(fd), path)
-	fi, err := file.Stat()
-	if err != nil {
-		file.Close()
 		return nil, nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		file.Close()
-		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode()))}
-	}
-	// O_NONBLOCK stays set: it means nothing for a regular file.
-	if err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); err != nil && !errors.Is(err, unix.ENOLCK) && !errors.Is(err, unix.ENOTSUP) {
+	if err := unix.Flock(int(file.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil && !errors.Is(err, unix.ENOLCK) && !errors.Is(err, unix.ENOTSUP) {
 		file.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, nil, &fs.PathError{Op: "claim", Path: path, Err: errors.New("locked by another process")}

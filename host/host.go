@@ -47,6 +47,8 @@ type Host struct {
 	pipelines map[string][]*wasm.Plugin
 	// instances is how many idle instances each plugin keeps.
 	instances int
+	// forced is Options.Pipeline.
+	forced string
 }
 
 // Options tune a Host beyond its config.
@@ -59,6 +61,9 @@ type Options struct {
 	// plugins: one file needs one pipeline, and each plugin costs start-up
 	// time and tens of MiB of memory.
 	Pipelines []string
+	// Pipeline, when set, is used for every file instead of the pipeline
+	// chosen by name and content (host --pipeline NAME).
+	Pipeline string
 }
 
 // New loads every plugin the config names and returns a ready host. A
@@ -86,6 +91,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 		plugins:   map[string]*wasm.Plugin{},
 		pipelines: map[string][]*wasm.Plugin{},
 		instances: opts.Instances,
+		forced:    opts.Pipeline,
 	}
 	names := cfg.pluginNames()
 	if opts.Pipelines != nil {
@@ -274,8 +280,8 @@ func (h *Host) Process(ctx context.Context, pipeline, name string, r io.Reader, 
 	}, err
 }
 
-// ErrNoPipeline fails a file that no pipeline's globs match.
-var ErrNoPipeline = errors.New("no pipeline matches the file name")
+// ErrNoPipeline fails a file that no pipeline takes (by name or content).
+var ErrNoPipeline = errors.New("no pipeline takes the file")
 
 // FileError is a file that failed, with where it went.
 type FileError struct {
@@ -333,9 +339,10 @@ func (h *Host) ProcessFile(ctx context.Context, path string) (string, Result, er
 func (h *Host) processClaimed(ctx context.Context, folder Folder, w WatchConfig, claimed, orig string, started time.Time, attempts int) (string, Result, error) {
 	name := filepath.Base(orig) // the user's name, not a variant in underprocess/
 	var res Result
-	pc := h.cfg.PipelineFor(w, name)
+	head := ReadHead(claimed)
+	pc := h.pipelineFor(w, name, head)
 	if pc == nil {
-		err := ErrNoPipeline
+		err := h.cfg.NoPipeline(w, name, head)
 		return "", res, h.fail(folder, claimed, orig, "", err, started, attempts)
 	}
 	out, err := folder.Commit(claimed, name, func(wr io.Writer) error {
@@ -385,9 +392,10 @@ func (h *Host) ProcessTo(ctx context.Context, path string, w io.Writer) (Result,
 		return Result{}, err
 	}
 	name := filepath.Base(path)
-	pc := h.cfg.PipelineFor(h.cfg.Watch[0], name)
+	head := ReadHead(path)
+	pc := h.pipelineFor(h.cfg.Watch[0], name, head)
 	if pc == nil {
-		return Result{}, &FileError{File: path, Err: ErrNoPipeline}
+		return Result{}, &FileError{File: path, Err: h.cfg.NoPipeline(h.cfg.Watch[0], name, head)}
 	}
 	in, err := os.Open(path)
 	if err != nil {

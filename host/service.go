@@ -368,7 +368,7 @@ func (s *Service) handle(ctx context.Context, j job) {
 			continue
 		}
 		pipeline := ""
-		if pc := s.cfg.PipelineFor(wd.cfg, f.Name); pc != nil {
+		if pc := s.h.pipelineFor(wd.cfg, f.Name, ReadHead(claimed)); pc != nil {
 			pipeline = pc.Name
 		}
 		plugin := pluginOf(err)
@@ -390,9 +390,10 @@ func (s *Service) handle(ctx context.Context, j job) {
 // result.
 func (s *Service) attempt(ctx context.Context, wd *watched, id uint64, claimed, name string, attempt int) (string, Result, error) {
 	var res Result
-	pc := s.cfg.PipelineFor(wd.cfg, name)
+	head := ReadHead(claimed)
+	pc := s.h.pipelineFor(wd.cfg, name, head)
 	if pc == nil {
-		return "", res, ErrNoPipeline
+		return "", res, s.cfg.NoPipeline(wd.cfg, name, head)
 	}
 	in, err := openInput(claimed)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 // (`go build` without -buildmode=c-shared): it exports _start, which runs
 // main and exits, instead of _initialize, and calling its exports before
 // or after that fails deep in the guest's runtime.
-var ErrCommand = errors.New("built as a command (it exports _start, not _initialize); rebuild with -buildmode=c-shared (see docs/ABI.md)")
+var ErrCommand = errors.New("built as a command; rebuild with -buildmode=c-shared (it exports _start, not _initialize; see docs/ABI.md)")
 
 // checkKind refuses a command module before its exports are looked at, so
 // the message says how to fix the build.

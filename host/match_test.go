@@ -102,7 +102,7 @@ func TestResultName(t *testing.T) {
 		{"{name}.out", "a.b", "a.b.out"},
 		{"{stem}{ext}", "x.csv", "x.csv"},
 		{"json/{stem}.jsonl", "people.csv", filepath.Join("json", "people.jsonl")},
-		{"{ext}/{name}", "x.csv", "x.csv"},     // ".csv/x.csv" would be hidden: kept as is
+		{"{ext}/{name}", "x.csv", "x.csv"},    // ".csv/x.csv" would be hidden: kept as is
 		{"{stem}/{name}", "...csv", "...csv"}, // stem ".." would leave processed/
 	}
 	for _, tt := range tests {

@@ -57,7 +57,7 @@ func TestSweepProcessed(t *testing.T) {
 		"b.txt":             {10, 5 * day},
 		"c.txt":             {10, 2 * day},
 		"d.txt":             {10, time.Hour},
-		"json/e.jsonl":      {10, 9 * day}, // subfolders of processed/ too
+		"json/e.jsonl":      {10, 9 * day},  // subfolders of processed/ too
 		".host-tmp-1-x":     {10, 30 * day}, // a result being written
 		".gitkeep":          {0, 30 * day},
 		".hidden/old.txt":   {10, 30 * day},

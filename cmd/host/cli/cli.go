@@ -354,6 +354,21 @@ func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, cli CLI, s
 		logger.Info("dashboard", "url", "http://"+srv.Addr()+"/", "token", dash.Token != "")
 	}
 	go host.RunRetention(ctx, h.Config(), logger.With("component", "retention"))
+	// SIGHUP (systemctl reload) must not end the host, as it would by
+	// default; live reload of the config is not there yet.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				logger.Warn("SIGHUP received: reloading the config is not supported yet; restart the host to apply changes")
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	if err := svc.Run(ctx); err != nil {
 		say(stderr, err)
 		return exitFailed

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"encoding"
 	"fmt"
 	"math"
 	"reflect"
@@ -26,7 +27,10 @@ type decoder struct {
 	failed map[string]bool
 }
 
-var unmarshalerType = reflect.TypeFor[toml.Unmarshaler]()
+var (
+	unmarshalerType     = reflect.TypeFor[toml.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
 
 func (d *decoder) bad(key, format string, args ...any) {
 	if d.failed == nil {
@@ -50,6 +54,17 @@ func (d *decoder) decode(key string, v any, rv reflect.Value, desc ...string) {
 		return
 	}
 	mismatch := func() { d.bad(key, "must be %s, got %s", want, describeValue(v)) }
+	if reflect.PointerTo(rv.Type()).Implements(textUnmarshalerType) {
+		s, ok := v.(string)
+		if !ok {
+			mismatch()
+			return
+		}
+		if err := rv.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+			d.bad(key, "%v", err)
+		}
+		return
+	}
 	switch rv.Kind() {
 	case reflect.Interface:
 		rv.Set(reflect.ValueOf(v))
@@ -162,7 +177,7 @@ func (d *decoder) decodeStruct(key string, m map[string]any, rv reflect.Value) {
 // isScalarOK reports whether item can go in a list of elem without a type
 // error (so the list's own message can say what is wrong instead).
 func isScalarOK(item any, elem reflect.Type) bool {
-	if reflect.PointerTo(elem).Implements(unmarshalerType) {
+	if reflect.PointerTo(elem).Implements(unmarshalerType) || reflect.PointerTo(elem).Implements(textUnmarshalerType) {
 		return true
 	}
 	switch elem.Kind() {

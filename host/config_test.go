@@ -1,8 +1,10 @@
 package host
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -312,5 +314,34 @@ func TestVariant(t *testing.T) {
 	}
 	if !strings.HasPrefix(v, "é") || strings.ContainsRune(v, '\uFFFD') {
 		t.Errorf("Variant cut a rune: %q", v)
+	}
+}
+
+// textValue is a type set from a string by encoding.TextUnmarshaler, as
+// a config field may be.
+type textValue string
+
+func (v *textValue) UnmarshalText(b []byte) error {
+	if string(b) == "bad" {
+		return errors.New("bad text value")
+	}
+	*v = textValue("<" + string(b) + ">")
+	return nil
+}
+
+func TestDecodeTextUnmarshaler(t *testing.T) {
+	var got struct {
+		V  textValue   `toml:"v"`
+		VS []textValue `toml:"vs"`
+	}
+	d := &decoder{file: "f.toml", lines: map[string]int{}}
+	d.decode("", map[string]any{"v": "x", "vs": []any{"a", "b"}}, reflect.ValueOf(&got).Elem())
+	if len(d.errs) != 0 || got.V != "<x>" || len(got.VS) != 2 || got.VS[1] != "<b>" {
+		t.Errorf("got %+v, errors %v", got, d.errs)
+	}
+	d = &decoder{file: "f.toml", lines: map[string]int{}}
+	d.decode("", map[string]any{"v": int64(3), "vs": []any{"bad"}}, reflect.ValueOf(&got).Elem())
+	if d.errs.Error() != "f.toml: v: must be a string, got a number (3)\nf.toml: vs[1]: bad text value" {
+		t.Errorf("errors: %v", d.errs)
 	}
 }

@@ -97,13 +97,31 @@ func matchMIME(pattern, mt string) bool {
 // is Content, and its sniffed type matches one of MIME. An empty criterion
 // takes every file.
 func (p *PipelineConfig) Takes(name string, head []byte) bool {
+	var s sniffed
+	return p.takes(name, head, &s)
+}
+
+// sniffed sniffs a head once for all the pipelines tried.
+type sniffed struct {
+	done bool
+	c    Content
+}
+
+func (s *sniffed) get(head []byte) Content {
+	if !s.done {
+		s.c, s.done = Sniff(head), true
+	}
+	return s.c
+}
+
+func (p *PipelineConfig) takes(name string, head []byte, s *sniffed) bool {
 	if len(p.Match) > 0 && !slicesAny(p.Match, func(g string) bool { ok, _ := path.Match(g, name); return ok }) {
 		return false
 	}
 	if (p.Content == "" || p.Content == "any") && len(p.MIME) == 0 {
 		return true
 	}
-	c := Sniff(head)
+	c := s.get(head)
 	switch p.Content {
 	case "text":
 		if !c.Text {
@@ -131,16 +149,17 @@ func slicesAny(s []string, f func(string) bool) bool {
 // of the folder's pipelines that takes it, or nil. A nil head is read as
 // an empty file, which is text.
 func (c *Config) PipelineFor(w WatchConfig, name string, head []byte) *PipelineConfig {
+	var s sniffed
 	if len(w.Pipelines) == 0 {
 		for i := range c.Pipeline {
-			if c.Pipeline[i].Takes(name, head) {
+			if c.Pipeline[i].takes(name, head, &s) {
 				return &c.Pipeline[i]
 			}
 		}
 		return nil
 	}
 	for _, pn := range w.Pipelines {
-		if p, ok := c.pipeline(pn); ok && p.Takes(name, head) {
+		if p, ok := c.pipeline(pn); ok && p.takes(name, head, &s) {
 			return p
 		}
 	}

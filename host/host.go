@@ -75,6 +75,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 	if opts.Instances <= 0 {
 		opts.Instances = 1
 	}
+	if _, ok := cfg.pipeline(opts.Pipeline); opts.Pipeline != "" && !ok {
+		return nil, fmt.Errorf("unknown pipeline %q", opts.Pipeline)
+	}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("cache_dir: %w", err)

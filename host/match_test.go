@@ -232,3 +232,43 @@ func TestShippedTextPipelineAnySize(t *testing.T) {
 		t.Errorf("summary: %q", out.Bytes()[max(0, out.Len()-80):])
 	}
 }
+
+// Options.Pipeline forces a pipeline for every file of the host, over the
+// choice by name and content; an unknown one is refused by New.
+func TestOptionsPipeline(t *testing.T) {
+	h, dir := newHost(t, `
+[[watch]]
+dir = "w"
+[[pipeline]]
+name = "text"
+content = "text"
+plugins = ["upper"]
+[[pipeline]]
+name = "asis"
+match = ["*.keep"]
+plugins = []
+`, testPlugins(t))
+	cfg := h.Config()
+	if _, err := New(context.Background(), cfg, Options{Pipeline: "nope"}); err == nil || !strings.Contains(err.Error(), `unknown pipeline "nope"`) {
+		t.Fatalf("New with an unknown pipeline: %v", err)
+	}
+	forced, err := New(context.Background(), cfg, Options{Pipeline: "asis"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer forced.Close()
+	in := filepath.Join(dir, "notes.txt")
+	os.WriteFile(in, []byte("abc\n"), 0o644)
+	out, _, err := forced.ProcessFile(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); string(got) != "abc\n" {
+		t.Errorf("forced asis gave %q", got)
+	}
+	os.WriteFile(in, []byte("abc\n"), 0o644)
+	out, _, err = h.ProcessFile(context.Background(), in)
+	if got, _ := os.ReadFile(out); err != nil || string(got) != "ABC\n" {
+		t.Errorf("unforced gave %q, %v", got, err)
+	}
+}

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/filehost/host/internal/wasmtest"
 )
@@ -204,5 +206,30 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 		if !bytes.Contains(readme, []byte("| `"+f[1])) && !regexp.MustCompile("\\| `-\\w`?,? ?`?"+f[1]).Match(readme) {
 			t.Errorf("README.md's flag table lacks %s", f[1])
 		}
+	}
+}
+
+// A dashboard open to other machines without a token is warned about, as
+// in a container run without HOST_DASHBOARD_TOKEN.
+func TestCLIExposedDashboardWarns(t *testing.T) {
+	dir := project(t, config)
+	cmd, log := startWatch(t, dir, "--dashboard-addr", "0.0.0.0:0")
+	waitUntil(t, "the dashboard's address in the log", 30*time.Second, func() bool {
+		return urlRE.MatchString(log.String())
+	})
+	waitUntil(t, "the warning", 10*time.Second, func() bool {
+		return strings.Contains(log.String(), "reachable from other machines without a token")
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+
+	cmd, log = startWatchEnv(t, dir, []string{"HOST_DASHBOARD_TOKEN=t"}, "--dashboard-addr", "0.0.0.0:0")
+	waitUntil(t, "the dashboard's address in the log", 30*time.Second, func() bool {
+		return urlRE.MatchString(log.String())
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if strings.Contains(log.String(), "without a token") {
+		t.Errorf("warned with a token:\n%s", log.String())
 	}
 }

@@ -188,6 +188,17 @@ func TestRunScript(t *testing.T) {
 			t.Errorf("run.sh %v: %v, want exit 2", args, err)
 		}
 	}
+	if testing.Short() {
+		return
+	}
+	// For real: build (into a temp BIN, plugins into plugins/ as make
+	// does) and check the shipped config.
+	cmd := exec.Command(script, "check")
+	cmd.Env = append(os.Environ(), "BIN="+filepath.Join(t.TempDir(), "host"))
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "config.toml: ok (") {
+		t.Errorf("run.sh check: %v\n%s", err, out)
+	}
 }
 
 // make docker-inputs, the first step of make docker, builds everything

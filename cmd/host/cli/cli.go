@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -352,6 +353,9 @@ func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, cli CLI, s
 		}
 		defer srv.Close()
 		logger.Info("dashboard", "url", "http://"+srv.Addr()+"/", "token", dash.Token != "")
+		if dash.Token == "" && !loopback(srv.Addr()) {
+			logger.Warn("the dashboard is reachable from other machines without a token: set HOST_DASHBOARD_TOKEN", "addr", srv.Addr())
+		}
 	}
 	go host.RunRetention(ctx, h.Config(), logger.With("component", "retention"))
 	// SIGHUP (systemctl reload) must not end the host, as it would by
@@ -374,6 +378,16 @@ func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, cli CLI, s
 		return exitFailed
 	}
 	return exitOK
+}
+
+// loopback reports whether a listen address is on the loopback interface.
+func loopback(addr string) bool {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(h)
+	return h == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // say prints err as the one-line exit message "host: ...", without

@@ -44,6 +44,9 @@ func (d *decoder) bad(key, format string, args ...any) {
 // what the key holds (a field's desc tag).
 func (d *decoder) decode(key string, v any, rv reflect.Value, desc ...string) {
 	want := describeType(rv.Type())
+	if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Struct {
+		want = "a list of tables, each written [[" + key + "]]"
+	}
 	if len(desc) > 0 && desc[0] != "" {
 		want = desc[0]
 	}

@@ -112,6 +112,7 @@ func TestConfigErrors(t *testing.T) {
 		{"plugins list item", "[[pipeline]]\nname = \"a\"\nplugins = [\"upper\", 3]\n", []string{":3: pipeline[1].plugins: must be a list of plugin names; item 2 is a number (3)"}},
 		{"bool as string", "[[pipeline]]\nname=\"a\"\n[run]\nsync = \"yes\"\n", []string{":4: run.sync: must be true or false, got a string (\"yes\")"}},
 		{"int as float", "[[pipeline]]\nname=\"a\"\n[run]\nworkers = 1.5\n", []string{":4: run.workers: must be a whole number, got a decimal number (1.5)"}},
+		{"table for an array of tables", "[watch]\ndir = \"w\"\n[[pipeline]]\nname=\"a\"\n", []string{":1: watch: must be a list of tables, each written [[watch]], got a table"}},
 		{"table as value", "limits = 3\n[[pipeline]]\nname=\"a\"\n", []string{":1: limits: must be a table, got a number (3)"}},
 		{"bad size", "[[pipeline]]\nname=\"a\"\n[limits]\nchunk_size = \"big\"\n", []string{":4: limits.chunk_size: bad size \"big\""}},
 		{"size overflow", "[[pipeline]]\nname=\"a\"\n[dashboard]\nmax_upload = \"10000000TB\"\n", []string{":4: dashboard.max_upload: size \"10000000TB\" is too large"}},

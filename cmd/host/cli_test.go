@@ -233,3 +233,37 @@ func TestCLIExposedDashboardWarns(t *testing.T) {
 		t.Errorf("warned with a token:\n%s", log.String())
 	}
 }
+
+// In watch mode, a binary file that no pipeline takes goes to failed/
+// byte for byte with the reason, at once (not retried), while text beside
+// it is processed.
+func TestWatchBinaryFails(t *testing.T) {
+	dir := project(t, "[run]\nsettle = \"50ms\"\nsync = false\n"+contentConfig)
+	wd := filepath.Join(dir, "watch_dir")
+	os.MkdirAll(filepath.Join(wd, "unprocessed"), 0o755)
+	os.WriteFile(filepath.Join(wd, "unprocessed", "photo.txt"), png, 0o644)
+	os.WriteFile(filepath.Join(wd, "unprocessed", "notes.txt"), []byte("abc\n"), 0o644)
+	cmd, log := startWatch(t, dir)
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	var report []byte
+	waitUntil(t, "photo.txt in failed/ with its report", 30*time.Second, func() bool {
+		report, _ = os.ReadFile(filepath.Join(wd, "failed", "photo.txt.error.json"))
+		return len(report) > 0
+	})
+	if got, _ := os.ReadFile(filepath.Join(wd, "failed", "photo.txt")); !bytes.Equal(got, png) {
+		t.Errorf("failed/photo.txt = %q, want the input unchanged", got)
+	}
+	if !strings.Contains(string(report), "photo.txt is binary (image/png)") || !strings.Contains(string(report), `"attempts": 1`) {
+		t.Errorf("report: %s", report)
+	}
+	waitUntil(t, "notes.txt processed", 30*time.Second, func() bool {
+		got, _ := os.ReadFile(filepath.Join(wd, "processed", "notes.txt"))
+		return string(got) == "ABC\n"
+	})
+	if strings.Contains(log.String(), "will retry") {
+		t.Errorf("a file no pipeline takes was retried:\n%s", log.String())
+	}
+}

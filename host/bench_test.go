@@ -90,7 +90,7 @@ func BenchmarkProcessFile(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		out, _, err := h.ProcessFile(context.Background(), path, host.ProcessOptions{})
+		out, _, err := h.ProcessFile(context.Background(), path)
 		if err != nil {
 			b.Fatal(err)
 		}

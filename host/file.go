@@ -19,13 +19,11 @@ type ErrorReport = folder.Report
 // share: claimed, run through its pipeline (once per attempt), then
 // committed to processed/ or failed into failed/ with its report.
 type fileRun struct {
-	h      *Host
-	folder *folder.Folder
-	wc     WatchConfig
-	claim  *folder.Claim
-	// pipeline, if set, is used whatever the file's name (--pipeline).
-	pipeline string
-	started  time.Time
+	h       *Host
+	folder  *folder.Folder
+	wc      WatchConfig
+	claim   *folder.Claim
+	started time.Time
 	// enter, if set, is called as the chain is about to run and returns
 	// what to call when it has (watch mode: a CPU token, the tracker).
 	enter func(ctx context.Context, pipeline string, size int64, attempt int) (leave func(), err error)
@@ -33,24 +31,20 @@ type fileRun struct {
 	wrap func(io.Reader) io.Reader
 }
 
-// headSize is how much of a file the pipeline choice may look at.
-const headSize = 512
-
-// choose returns the file's pipeline.
+// choose returns the file's pipeline, by name and content (or the one
+// the host was told to use, host --pipeline).
 func (r *fileRun) choose() (*PipelineConfig, error) {
-	if r.pipeline != "" {
-		for i := range r.h.cfg.Pipeline {
-			if p := &r.h.cfg.Pipeline[i]; p.Name == r.pipeline {
-				return p, nil
-			}
-		}
-		return nil, fmt.Errorf("unknown pipeline %q", r.pipeline)
+	head := make([]byte, HeadSize)
+	if f := r.claim.File(); f != nil {
+		n, _ := f.ReadAt(head, 0)
+		head = head[:n]
+	} else {
+		head = nil
 	}
-	pc := r.h.cfg.PipelineFor(r.wc, r.claim.Orig)
-	if pc == nil {
-		return nil, ErrNoPipeline
+	if pc := r.h.pipelineFor(r.wc, r.claim.Orig, head); pc != nil {
+		return pc, nil
 	}
-	return pc, nil
+	return nil, r.h.cfg.NoPipeline(r.wc, r.claim.Orig, head)
 }
 
 // attempt runs the claimed file through its pipeline once and commits
@@ -66,7 +60,7 @@ func (r *fileRun) attempt(ctx context.Context, attempt int) (string, Result, err
 		return "", res, err
 	}
 	name := r.claim.Orig // the user's name, not a variant in underprocess/
-	out, err := r.claim.Commit(name, func(w io.Writer) error {
+	out, err := r.claim.Commit(pc.ResultName(name), func(w io.Writer) error {
 		if r.enter != nil {
 			leave, err := r.enter(ctx, pc.Name, r.claim.Info.Size(), attempt)
 			if err != nil {
@@ -100,19 +94,13 @@ func (r *fileRun) fail(cause error, pipeline string, attempts int) (string, erro
 	})
 }
 
-// ProcessOptions tune ProcessFile.
-type ProcessOptions struct {
-	// Pipeline, if set, names the pipeline to use whatever the file's name.
-	Pipeline string
-}
-
 // ProcessFile runs the file at path through the folder protocol: a file
 // in a watched folder's unprocessed/ is claimed into underprocess/, its
 // result committed to processed/, or the original moved to failed/ with
 // an error report. Any other file is read where it is and left there; its
 // result goes to the first watched folder's processed/, and on failure
 // nothing is written. It returns the path of the result.
-func (h *Host) ProcessFile(ctx context.Context, path string, opts ProcessOptions) (string, Result, error) {
+func (h *Host) ProcessFile(ctx context.Context, path string) (string, Result, error) {
 	if err := checkInput(path); err != nil {
 		return "", Result{}, err
 	}
@@ -147,7 +135,7 @@ func (h *Host) ProcessFile(ctx context.Context, path string, opts ProcessOptions
 	if err != nil {
 		return "", Result{}, fmt.Errorf("%s: claim: %w", path, err)
 	}
-	run := &fileRun{h: h, folder: f, wc: wc, claim: claim, pipeline: opts.Pipeline, started: time.Now()}
+	run := &fileRun{h: h, folder: f, wc: wc, claim: claim, started: time.Now()}
 	out, res, err := run.attempt(ctx, 1)
 	if errors.Is(err, folder.ErrInputKept) {
 		h.logger.Error("result committed; the input stays in underprocess/ until the next start", "file", claim.Path(), "output", out, "error", err)

@@ -53,6 +53,8 @@ type Host struct {
 	// owned is set once a Service has taken the host over: the service
 	// then closes its plugins and engine, and Close does nothing.
 	owned bool
+	// forced is Options.Pipeline.
+	forced string
 }
 
 // Options tune a Host beyond its config.
@@ -65,6 +67,9 @@ type Options struct {
 	// plugins: one file needs one pipeline, and each plugin costs start-up
 	// time and tens of MiB of memory.
 	Pipelines []string
+	// Pipeline, when set, is used for every file instead of the pipeline
+	// chosen by name and content (host --pipeline NAME).
+	Pipeline string
 }
 
 // New loads every plugin the config names and returns a ready host. A
@@ -97,6 +102,9 @@ func load(ctx context.Context, engine *wasm.Engine, cfg Config, opts Options, re
 	if opts.Instances <= 0 {
 		opts.Instances = 1
 	}
+	if _, ok := cfg.pipeline(opts.Pipeline); opts.Pipeline != "" && !ok {
+		return nil, fmt.Errorf("unknown pipeline %q", opts.Pipeline)
+	}
 	h := &Host{
 		cfg:       cfg,
 		logger:    opts.Logger,
@@ -105,6 +113,7 @@ func load(ctx context.Context, engine *wasm.Engine, cfg Config, opts Options, re
 		pipelines: map[string][]*wasm.Plugin{},
 		specs:     map[string]wasm.Spec{},
 		instances: opts.Instances,
+		forced:    opts.Pipeline,
 	}
 	names := cfg.pluginNames()
 	if opts.Pipelines != nil {
@@ -319,8 +328,8 @@ func (h *Host) Process(ctx context.Context, pipeline, name string, r io.Reader, 
 	}, err
 }
 
-// ErrNoPipeline fails a file that no pipeline's globs match.
-var ErrNoPipeline = errors.New("no pipeline matches the file name")
+// ErrNoPipeline fails a file that no pipeline takes (by name or content).
+var ErrNoPipeline = errors.New("no pipeline takes the file")
 
 // FileError is a file that failed, with where it went.
 type FileError struct {
@@ -363,9 +372,10 @@ func (h *Host) ProcessTo(ctx context.Context, path string, w io.Writer) (Result,
 		return Result{}, err
 	}
 	name := filepath.Base(path)
-	pc := h.cfg.PipelineFor(h.cfg.Watch[0], name)
+	head := ReadHead(path)
+	pc := h.pipelineFor(h.cfg.Watch[0], name, head)
 	if pc == nil {
-		return Result{}, &FileError{File: path, Err: ErrNoPipeline}
+		return Result{}, &FileError{File: path, Err: h.cfg.NoPipeline(h.cfg.Watch[0], name, head)}
 	}
 	in, err := os.Open(path)
 	if err != nil {

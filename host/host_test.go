@@ -80,7 +80,7 @@ plugins = ["faulty", "upper"]
 	in := filepath.Join(wd, "unprocessed", "hello.txt")
 	os.MkdirAll(filepath.Dir(in), 0o755)
 	os.WriteFile(in, []byte("hello\nworld"), 0o644)
-	out, res, err := h.ProcessFile(ctx, in, ProcessOptions{})
+	out, res, err := h.ProcessFile(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ plugins = ["faulty", "upper"]
 
 	// The same name again: the first result is kept, the second gets a suffix.
 	os.WriteFile(in, []byte("again\n"), 0o644)
-	out2, _, err := h.ProcessFile(ctx, in, ProcessOptions{})
+	out2, _, err := h.ProcessFile(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ plugins = ["faulty", "upper"]
 	// A plugin fails the file: the original goes to failed/ with a report.
 	bad := filepath.Join(wd, "unprocessed", "data.bad")
 	os.WriteFile(bad, []byte("one\nfail\nthree\n"), 0o644)
-	_, _, err = h.ProcessFile(ctx, bad, ProcessOptions{})
+	_, _, err = h.ProcessFile(ctx, bad)
 	var ferr *FileError
 	if !errors.As(err, &ferr) || ferr.Plugin != "faulty" || !strings.Contains(err.Error(), "asked to fail") {
 		t.Fatalf("got %v, want a FileError from plugin faulty", err)
@@ -130,7 +130,7 @@ plugins = ["faulty", "upper"]
 	// No pipeline matches.
 	odd := filepath.Join(wd, "unprocessed", "image.png")
 	os.WriteFile(odd, []byte("x"), 0o644)
-	if _, _, err := h.ProcessFile(ctx, odd, ProcessOptions{}); !errors.Is(err, ErrNoPipeline) {
+	if _, _, err := h.ProcessFile(ctx, odd); !errors.Is(err, ErrNoPipeline) {
 		t.Errorf("got %v, want ErrNoPipeline", err)
 	}
 
@@ -151,7 +151,7 @@ func TestProcessFileBadInput(t *testing.T) {
 		{filepath.Join(dir, "missing.txt"), "no such file"},
 		{dir, "is a directory"},
 	} {
-		_, _, err := h.ProcessFile(context.Background(), tt.path, ProcessOptions{})
+		_, _, err := h.ProcessFile(context.Background(), tt.path)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.path) {
 			t.Errorf("ProcessFile(%s) = %v, want an error naming it: %s", tt.path, err, tt.want)
 		}
@@ -209,7 +209,7 @@ plugins = ["upper"]
 	in := filepath.Join(dir, "w", "unprocessed", "hello.txt")
 	os.MkdirAll(filepath.Dir(in), 0o755)
 	os.WriteFile(in, []byte("hello\n"), 0o644)
-	if _, _, err := h.ProcessFile(context.Background(), in, ProcessOptions{}); err != nil {
+	if _, _, err := h.ProcessFile(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "w", "archive", "hello.txt")); string(got) != "hello\n" {
@@ -240,7 +240,7 @@ plugins = ["faulty"]
 	in := filepath.Join(dir, "report.txt")
 	put(t, in, "keep me\n")
 	os.Chmod(in, 0o600)
-	out, _, err := h.ProcessFile(ctx, in, ProcessOptions{})
+	out, _, err := h.ProcessFile(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ plugins = ["faulty"]
 	}
 	bad := filepath.Join(dir, "x.bad")
 	put(t, bad, "fail\n")
-	if _, _, err := h.ProcessFile(ctx, bad, ProcessOptions{}); err == nil {
+	if _, _, err := h.ProcessFile(ctx, bad); err == nil {
 		t.Fatal("no error")
 	}
 	if got, _ := os.ReadFile(bad); string(got) != "fail\n" {
@@ -265,15 +265,5 @@ plugins = ["faulty"]
 		if got := listDir(t, filepath.Join(wd, sub)); len(got) != 0 {
 			t.Errorf("%s/ = %v, want empty", sub, got)
 		}
-	}
-	// --pipeline picks a pipeline whatever the name.
-	other := filepath.Join(dir, "x.bad2")
-	put(t, other, "quiet\n")
-	out, res, err := h.ProcessFile(ctx, other, ProcessOptions{Pipeline: "shout"})
-	if err != nil || res.Pipeline != "shout" {
-		t.Fatalf("--pipeline: %v, %+v", err, res)
-	}
-	if got, _ := os.ReadFile(out); string(got) != "QUIET\n" {
-		t.Errorf("result = %q", got)
 	}
 }

@@ -156,7 +156,7 @@ func TestCLIConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, config, want string
 	}{
-		{"unknown key", "[[pipeline]]\nname = \"a\"\nplugins = [\"upper\"]\ncolour = 1\n", "config.toml:5: pipeline.colour: unknown key"},
+		{"unknown key", "[[pipeline]]\nname = \"a\"\nplugins = [\"upper\"]\ncolour = 1\n", "config.toml:5: pipeline[1].colour: unknown key"},
 		{"unknown plugin", "[[pipeline]]\nname = \"a\"\nplugins = [\"nope\"]\n", "unknown plugin \"nope\""},
 		{"bad wasm", "[[pipeline]]\nname = \"a\"\nplugins = [\"junk\"]\n", "plugin junk"},
 	}

@@ -98,8 +98,11 @@ import (
 	"github.com/filehost/host/internal/clock"
 )
 
+// DefaultMaxTracked is how many files are tracked at once unless
+// Options.MaxTracked says otherwise (the host's run.queue default).
+const DefaultMaxTracked = 10000
+
 const (
-	defaultMaxTracked = 10000
 	// minTick and maxTick bound how often settling files are looked at:
 	// a tiny Settle must not make a busy loop, and a long one must not
 	// delay the rescan that follows room being freed (see wantsMore).
@@ -184,7 +187,7 @@ func New(opts Options) (*Watcher, error) {
 		return nil, errors.New("watch: Settle, Rescan, Poll and MaxTracked must not be negative")
 	}
 	if opts.MaxTracked == 0 {
-		opts.MaxTracked = defaultMaxTracked
+		opts.MaxTracked = DefaultMaxTracked
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.Real

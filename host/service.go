@@ -362,6 +362,11 @@ func (s *Service) Run(ctx context.Context) error {
 			s.keepHealthy(watchCtx, wd)
 		}()
 	}
+	watchers.Add(1)
+	go func() {
+		defer watchers.Done()
+		s.keepRetention(watchCtx)
+	}()
 	if !s.noConfigWatch && s.cfg.File != "" {
 		watchers.Add(1)
 		go func() {

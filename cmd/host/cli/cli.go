@@ -355,7 +355,6 @@ func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, cli CLI, s
 			logger.Warn("the dashboard is reachable from other machines without a token: set HOST_DASHBOARD_TOKEN", "addr", srv.Addr())
 		}
 	}
-	go host.RunRetention(ctx, h.Config(), logger.With("component", "retention"))
 	go reloadOnHangup(ctx, svc, hup)
 	if err := svc.Run(ctx); err != nil {
 		say(stderr, err)

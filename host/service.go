@@ -92,6 +92,7 @@ func NewService(h *Host, opts ServiceOptions) (*Service, error) {
 		}
 		s.folders = append(s.folders, wd)
 	}
+	s.restoreHistory() // host/dashboard.go
 	return s, nil
 }
 
@@ -170,9 +171,6 @@ func (s *Service) Plugins() []*wasm.Plugin { return s.h.Plugins() }
 
 // Pipelines returns the configured pipelines.
 func (s *Service) Pipelines() []PipelineConfig { return s.cfg.Pipeline }
-
-// UploadDir is where uploaded files go: the first folder's unprocessed/.
-func (s *Service) UploadDir() string { return s.folders[0].folder.Unprocessed }
 
 // Started is when the service was made.
 func (s *Service) Started() time.Time { return s.started }
@@ -446,22 +444,6 @@ func (s *Service) Retry(id uint64) error {
 	s.tracker.MarkRetried(id)
 	s.logger.Info("failed file returned for another try", "file", f.Name)
 	return nil
-}
-
-// Result returns the path of a processed file's result.
-func (s *Service) Result(id uint64) (string, error) {
-	f, ok := s.tracker.Get(id)
-	if !ok || f.State != tracker.Processed || f.Output == "" {
-		return "", fmt.Errorf("file %d: %w: no result", id, fs.ErrNotExist)
-	}
-	wd := s.folderOf(f.Folder)
-	if wd == nil || filepath.Dir(f.Output) != wd.folder.Processed {
-		return "", fmt.Errorf("file %d: %w: no result", id, fs.ErrNotExist)
-	}
-	if _, err := os.Stat(f.Output); err != nil {
-		return "", fmt.Errorf("file %d: result: %w", id, err)
-	}
-	return f.Output, nil
 }
 
 func (s *Service) folderOf(dir string) *watched {

@@ -207,6 +207,22 @@ func openIn(dir, path string) (*os.File, fs.FileInfo, error) {
 	return f, fi, nil
 }
 
+// dashboardStart is called by NewService once the folders are locked and
+// recovered: it removes uploads an earlier run left half-written, and
+// rebuilds the tracker's history from the folders.
+func (s *Service) dashboardStart() {
+	for _, wd := range s.folders {
+		var rec Recovered
+		if err := removeTemps(wd.folder.Unprocessed, &rec); err != nil {
+			s.logger.Warn("cannot remove unfinished uploads", "folder", wd.cfg.Dir, "error", err)
+		}
+		if len(rec.Removed) > 0 {
+			s.logger.Info("removed unfinished uploads", "folder", wd.cfg.Dir, "files", len(rec.Removed))
+		}
+	}
+	s.restoreHistory()
+}
+
 // restoreHistory rebuilds the tracker's failed list and processed history
 // from the folders at start: the folders are the truth, the tracker only
 // remembers. Failed files come first, then the newest results, within

@@ -210,7 +210,9 @@ func TestDashboardOpenResultRefusesLinks(t *testing.T) {
 }
 
 func TestDashboardDeposit(t *testing.T) {
-	svc, folder := dashboardService(t, 100, func(Folder) {})
+	svc, folder := dashboardService(t, 100, func(f Folder) {
+		put(t, filepath.Join(f.Unprocessed, tempPrefix+"upload-cut-short"), "half") // from a run that stopped mid-upload
+	})
 	dirs := svc.Folders()
 	if len(dirs) != 1 || dirs[0] != folder.Dir {
 		t.Fatalf("Folders = %v", dirs)

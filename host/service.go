@@ -92,7 +92,7 @@ func NewService(h *Host, opts ServiceOptions) (*Service, error) {
 		}
 		s.folders = append(s.folders, wd)
 	}
-	s.restoreHistory() // host/dashboard.go
+	s.dashboardStart() // host/dashboard.go
 	return s, nil
 }
 

@@ -118,9 +118,9 @@ func (b *fakeBackend) Deposit(folder, name string, r io.Reader, limit int64) (st
 		}
 	}
 }
-func (b *fakeBackend) Started() time.Time               { return b.started }
-func (b *fakeBackend) setReady(err error)               { b.mu.Lock(); b.ready = err; b.mu.Unlock() }
-func (b *fakeBackend) Ready() error                     { b.mu.Lock(); defer b.mu.Unlock(); return b.ready }
+func (b *fakeBackend) Started() time.Time { return b.started }
+func (b *fakeBackend) setReady(err error) { b.mu.Lock(); b.ready = err; b.mu.Unlock() }
+func (b *fakeBackend) Ready() error       { b.mu.Lock(); defer b.mu.Unlock(); return b.ready }
 func (b *fakeBackend) retries() []uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()

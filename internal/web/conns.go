@@ -13,8 +13,9 @@ import (
 // process no descriptor, until one closes.
 
 // fdReserve is how many descriptors the dashboard leaves to the rest of
-// the host (watchers, claimed inputs, results, temp files, plugins): at
-// least this many, and at least half the limit.
+// the host (watchers, claimed inputs, results, temp files, plugins, the
+// in-flight files of every worker): this many, or half the limit when
+// that is less.
 const fdReserve = 1024
 
 // maxConnsCap bounds connections however high the limit: each costs a
@@ -37,7 +38,7 @@ func connLimit() int {
 
 func connsFor(nofile uint64) int {
 	limit := int64(min(nofile, 1<<30))
-	spare := min(limit-fdReserve, limit/2) / 2
+	spare := (limit - min(fdReserve, limit/2)) / 2
 	return int(max(min(spare, maxConnsCap), minConns))
 }
 

@@ -13,11 +13,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/filehost/host/host"
 	"github.com/filehost/host/internal/web/webtest"
 )
 
@@ -254,5 +256,73 @@ func TestBrowserReconnect(t *testing.T) {
 	webtest.WaitFor(t, ctx, `![...document.querySelectorAll('#recent-rows td.name')].some(e => e.textContent === 'old.txt')`)
 	if got := webtest.Eval[int](t, ctx, `window.__marker`); got != 7 {
 		t.Errorf("the page reloaded (marker %d)", got)
+	}
+}
+
+// fill gives b a busy host's state: long names, long errors, every list
+// full, ignored names and a second folder.
+func fill(t *testing.T, b *fakeBackend) {
+	t.Helper()
+	b.addFolder(t)
+	long := strings.Repeat("averyveryverylongfilenamewithoutanyspaces", 3) + ".csv"
+	for i := range 20 {
+		b.processed(t, fmt.Sprintf("quarterly-report-2026-region-%02d-final.csv", i), "x")
+	}
+	b.processed(t, long, "x")
+	for i := range 4 {
+		b.failed(t, fmt.Sprintf("broken-%d-%s", i, long[:40]), "line 12: unterminated quoted field starting at byte 4711; the rest of the record was skipped")
+	}
+	for i := range 3 {
+		b.processing(fmt.Sprintf("big-%d.log", i), 1<<30, 1<<28)
+	}
+	b.processing("small.txt", 10, 10)
+	for i := range 40 {
+		b.tr.Queue(b.dir, fmt.Sprintf("waiting-%02d-%s", i, long[:30]), 1000)
+	}
+	b.ignored = []host.Ignored{
+		{Folder: b.dir, Name: "subfolder", Why: "directory", Since: time.Now()},
+		{Folder: b.dir, Name: "link-to-" + long, Why: "symlink", Since: time.Now()},
+		{Folder: b.dir, Name: "draft.part", Why: "temporary name (.part, .tmp, .crdownload, .swp or ~)", Since: time.Now()},
+	}
+}
+
+// At phone width nothing scrolls sideways, names keep a readable width,
+// and every action of a failed row is on screen; at desktop width too.
+func TestBrowserPhone(t *testing.T) {
+	ctx := webtest.Browser(t)
+	b := newFakeBackend(t).withPlugin(t)
+	fill(t, b)
+	s := openServer(t, b, Options{})
+	for _, width := range []int64{webtest.Phone, 400, webtest.Desktop} {
+		t.Run(strconv.Itoa(int(width)), func(t *testing.T) {
+			webtest.Do(t, ctx, webtest.Viewport(width, 800), chromedp.Navigate(s.URL()))
+			webtest.WaitFor(t, ctx, webtest.Live)
+			webtest.WaitFor(t, ctx, `document.querySelectorAll('#queue-rows tr[data-id]').length === 10`)
+			if over := webtest.Eval[int](t, ctx, webtest.Overflow); over != 0 {
+				t.Errorf("the page is %d px wider than the window", over)
+			}
+			// Every action of every failed row fits in the window.
+			off := webtest.Eval[[]string](t, ctx, `[...document.querySelectorAll('#failed-rows .actions a, #failed-rows .actions button, #upload-form button')]
+				.filter(e => { const r = e.getBoundingClientRect(); return r.right > window.innerWidth || r.width === 0 })
+				.map(e => e.textContent)`)
+			if len(off) > 0 {
+				t.Errorf("actions off screen: %v", off)
+			}
+			// Names wrap, but not one character per line.
+			narrow := webtest.Eval[[]string](t, ctx, `[...document.querySelectorAll('td.name')]
+				.filter(e => e.offsetParent !== null && e.getBoundingClientRect().width < 90)
+				.map(e => e.textContent.slice(0, 20) + ' ' + Math.round(e.getBoundingClientRect().width) + 'px')`)
+			if len(narrow) > 0 {
+				t.Errorf("name cells too narrow: %v", narrow)
+			}
+			// The upload form is on screen without scrolling.
+			if bottom := webtest.Eval[float64](t, ctx, `document.querySelector('#upload-form button').getBoundingClientRect().bottom`); bottom > 800 {
+				t.Errorf("upload button at %.0f px, below the first screen", bottom)
+			}
+			webtest.Screenshot(t, ctx, fmt.Sprintf("dashboard-%d", width))
+			for _, sel := range []string{"header", ".cards", "#throughput", "#processing", "#queue", "#failed", "#recent", "#files", "#pipelines", "#plugins", "#ignored"} {
+				webtest.ScreenshotOf(t, ctx, fmt.Sprintf("dashboard-%d-%s", width, strings.Trim(sel, "#.")), sel)
+			}
+		})
 	}
 }

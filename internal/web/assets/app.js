@@ -515,7 +515,7 @@
         const names = body.files.map((f) => `${f.name} (${fmtBytes(f.size)})`).join(', ');
         status.className = 'ok';
         status.textContent = `Uploaded ${names}: it will show in the queue once the watcher takes it.`;
-        $('upload-form').reset();
+        $('upload-file').value = ''; // keep the folder chosen
       } else {
         status.className = 'bad';
         status.textContent = `Upload refused: ${body.error || xhr.status}`;

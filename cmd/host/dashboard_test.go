@@ -282,8 +282,8 @@ func TestDashboardBurst(t *testing.T) {
 	}()
 	type sample struct {
 		Badge, Card, Rows, Processed, Processing, ProcRows int
-		Last, Newest                                      string
-		Empty                                             bool
+		Last, Newest                                       string
+		Empty                                              bool
 	}
 	samples := 0
 	for samples < 15 {

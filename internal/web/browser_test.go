@@ -351,7 +351,9 @@ func TestBrowserFailedActions(t *testing.T) {
 
 	webtest.Do(t, ctx, webtest.Viewport(webtest.Phone, 800), chromedp.Navigate(s.URL()))
 	webtest.WaitFor(t, ctx, webtest.Live)
-	row := func(id uint64) string { return fmt.Sprintf(`document.querySelector('#failed-rows tr[data-id="%d"]')`, id) }
+	row := func(id uint64) string {
+		return fmt.Sprintf(`document.querySelector('#failed-rows tr[data-id="%d"]')`, id)
+	}
 
 	// The links fetch what they name.
 	report := webtest.Eval[string](t, ctx, `fetch(`+row(keep)+`.querySelector('a.report').href).then(r => r.text())`)
@@ -532,8 +534,8 @@ func TestBrowserBurst(t *testing.T) {
 
 	type sample struct {
 		Badge, Card, Rows, Processed int
-		Last, Newest, Rate            string
-		Empty                         bool
+		Last, Newest, Rate           string
+		Empty                        bool
 	}
 	seen := 0
 	for range 15 {

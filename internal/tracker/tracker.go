@@ -8,6 +8,7 @@ package tracker
 import (
 	"cmp"
 	"container/heap"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -593,16 +594,16 @@ func (t *Tracker) Query(q Filter, offset, limit int) ([]File, int) {
 	name := strings.ToLower(q.Name)
 	narrow := name != "" || q.Pipeline != "" || q.Folder != ""
 	var active []*File
+	nActive := 0
 	if q.State == "" || q.State == Queued || q.State == Processing {
-		for _, f := range t.active {
-			if q.match(f, name) {
-				active = append(active, f)
-			}
+		keep := math.MaxInt // the first offset+limit are enough
+		if limit > 0 {
+			keep = offset + limit
 		}
-		slices.SortFunc(active, func(a, b *File) int { return cmp.Compare(a.ID, b.ID) })
+		active, nActive = smallest(t.active, func(f *File) bool { return q.match(f, name) }, keep)
 	}
 	finished := q.State == "" || q.State == Processed || q.State == Failed
-	total := len(active)
+	total := nActive
 	switch {
 	case !finished:
 	case narrow:
@@ -790,25 +791,38 @@ func (t *Tracker) View(l Limits) View {
 }
 
 // oldest returns the n active files in state with the smallest ids (the
-// first queued), oldest first, choosing them with a bounded heap.
+// first queued), oldest first.
 func oldest(active map[uint64]*File, state State, n int) []File {
-	h := make(idHeap, 0, n)
+	files, _ := smallest(active, func(f *File) bool { return f.State == state }, n)
+	out := make([]File, len(files))
+	for i, f := range files {
+		out[i] = copyFile(f)
+	}
+	return out
+}
+
+// smallest returns the n active files that match with the smallest ids,
+// in order, chosen with a bounded heap, and how many match in all.
+func smallest(active map[uint64]*File, match func(*File) bool, n int) ([]*File, int) {
+	var h idHeap
+	total := 0
 	for _, f := range active {
-		if f.State != state || n == 0 {
+		if !match(f) {
 			continue
 		}
+		total++
 		if len(h) < n {
 			heap.Push(&h, f)
-		} else if f.ID < h[0].ID {
+		} else if n > 0 && f.ID < h[0].ID {
 			h[0] = f
 			heap.Fix(&h, 0)
 		}
 	}
-	out := make([]File, len(h))
+	out := make([]*File, len(h))
 	for i := len(out) - 1; i >= 0; i-- {
-		out[i] = copyFile(heap.Pop(&h).(*File))
+		out[i] = heap.Pop(&h).(*File)
 	}
-	return out
+	return out, total
 }
 
 // idHeap is a max-heap by id: its top is the newest file kept.

@@ -196,7 +196,9 @@ func slim1(f *tracker.File) *tracker.File {
 	return f
 }
 
-func (s *Server) dashboard() dashboard {
+// dashboard returns what the page shows, with the last points seconds
+// of throughput (0: the hour).
+func (s *Server) dashboard(points int) dashboard {
 	return dashboard{
 		view:       s.view(),
 		Version:    s.opts.Version,
@@ -205,7 +207,7 @@ func (s *Server) dashboard() dashboard {
 		Folders:    nonNil(s.b.Folders()),
 		MaxUpload:  s.opts.MaxUpload,
 		CSRF:       s.csrf,
-		Throughput: toThroughput(s.tracker.Throughput(0)),
+		Throughput: toThroughput(s.tracker.Throughput(points)),
 	}
 }
 
@@ -296,7 +298,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.dashboard())
+	writeJSON(w, http.StatusOK, s.dashboard(0))
 }
 
 func (s *Server) handlePlugins(w http.ResponseWriter, r *http.Request) {

@@ -68,11 +68,11 @@ type browse struct {
 const browseLimit = 25
 
 func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
-	d := s.dashboard()
 	n, err := rangeParam(r.URL.Query().Get("range"))
 	if err != nil {
 		n = defaultRange
 	}
+	d := s.dashboard(n) // The script loads the whole hour itself.
 	data := pageData{dashboard: d, Chart: newChart(d.Throughput, n, d.Rate), Browse: s.browse(r)}
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, "index.html", data); err != nil {
@@ -249,16 +249,25 @@ func area(v []float64, top float64) string {
 	if len(v) == 0 {
 		return ""
 	}
-	var b strings.Builder
 	step := float64(chartW) / float64(len(v))
-	x := func(i int) string { return strconv.FormatFloat(float64(i)*step, 'f', 1, 64) }
-	fmt.Fprintf(&b, "M0 %d", chartH)
+	b := make([]byte, 0, 16+len(v)*28)
+	b = append(b, "M0 "...)
+	b = strconv.AppendInt(b, chartH, 10)
 	for i, val := range v {
-		y := strconv.FormatFloat(chartH-val/top*chartH, 'f', 1, 64)
-		fmt.Fprintf(&b, "L%s %sL%s %s", x(i), y, x(i+1), y)
+		y := chartH - val/top*chartH
+		for _, x := range [2]float64{float64(i) * step, float64(i+1) * step} {
+			b = append(b, 'L')
+			b = strconv.AppendFloat(b, x, 'f', 1, 64)
+			b = append(b, ' ')
+			b = strconv.AppendFloat(b, y, 'f', 1, 64)
+		}
 	}
-	fmt.Fprintf(&b, "L%d %dZ", chartW, chartH)
-	return b.String()
+	b = append(b, 'L')
+	b = strconv.AppendInt(b, chartW, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, chartH, 10)
+	b = append(b, 'Z')
+	return string(b)
 }
 
 // niceMax is the top of a scale: 1, 2 or 5 times a power of ten, at least

@@ -335,6 +335,12 @@ func TestMaxConns(t *testing.T) {
 }
 
 func TestConnLimit(t *testing.T) {
+	// The defaults docs/API.md states.
+	s := New(newFakeBackend(t), Options{})
+	defer s.Close()
+	if s.opts.MaxUploads != 8 || s.opts.UploadIdle != 30*time.Second {
+		t.Errorf("defaults: %d uploads, idle %v; docs/API.md says 8 and 30 s", s.opts.MaxUploads, s.opts.UploadIdle)
+	}
 	for _, tc := range []struct {
 		nofile uint64
 		want   int

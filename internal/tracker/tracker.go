@@ -569,7 +569,7 @@ type Filter struct {
 	Folder   string // exact
 }
 
-func (q Filter) match(f *File, lowerName string) bool {
+func (q *Filter) match(f *File, lowerName string) bool {
 	return (q.State == "" || f.State == q.State) &&
 		(q.Pipeline == "" || f.Pipeline == q.Pipeline) &&
 		(q.Folder == "" || f.Folder == q.Folder) &&
@@ -638,7 +638,7 @@ func (t *Tracker) Query(q Filter, offset, limit int) ([]File, int) {
 	}
 	for i := len(t.history) - 1; i >= 0 && len(out) < want; i-- {
 		f := t.history[i]
-		if !q.match(f, name) {
+		if q.State != "" && f.State != q.State || narrow && !q.match(f, name) {
 			continue
 		}
 		if skip > 0 {

@@ -62,6 +62,7 @@ type browse struct {
 	Total              int
 	Prev, Next         string // links to the neighbouring pages; "" at an end
 	Error              string
+	Idle               bool // no search asked for
 }
 
 // browseLimit is the files browser's page size.
@@ -88,6 +89,9 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 // offset), for the page rendered without JavaScript.
 func (s *Server) browse(r *http.Request) browse {
 	v := r.URL.Query()
+	if !v.Has("q") && !v.Has("state") && !v.Has("pipeline") && !v.Has("offset") {
+		return browse{Idle: true} // The panels above show the latest files.
+	}
 	if !v.Has("limit") {
 		v.Set("limit", strconv.Itoa(browseLimit))
 	}

@@ -45,6 +45,8 @@ const (
 type hub struct {
 	mu      sync.Mutex
 	clients map[chan []byte]struct{}
+	last    []byte // the last view broadcast; a new stream starts with it
+	lastAt  time.Time
 }
 
 func newHub() *hub { return &hub{clients: map[chan []byte]struct{}{}} }
@@ -64,6 +66,16 @@ func (h *hub) leave(ch chan []byte) {
 	delete(h.clients, ch)
 }
 
+// latest returns the last view broadcast if it is younger than maxAge.
+func (h *hub) latest(maxAge time.Duration) []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if time.Since(h.lastAt) > maxAge {
+		return nil
+	}
+	return h.last
+}
+
 func (h *hub) count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -76,6 +88,7 @@ func (h *hub) count() int {
 func (h *hub) broadcast(msg []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.last, h.lastAt = msg, time.Now()
 	for ch := range h.clients {
 		select {
 		case ch <- msg:
@@ -178,7 +191,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		Build:   assetsVersion,
 		Started: s.b.Started(),
 	})...)
-	first = append(first, message("view", s.view())...)
+	// Many pages connecting at once (after a restart) share the last view
+	// rather than each encoding its own.
+	v := s.hub.latest(tickEvery) // a newer one follows within the second
+	if v == nil {
+		v = message("view", s.view())
+	}
+	first = append(first, v...)
 	if !s.send(rc, w, first) {
 		return
 	}

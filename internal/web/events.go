@@ -37,9 +37,13 @@ const (
 	// viewEvery is the shortest gap between two views.
 	viewEvery = 500 * time.Millisecond
 	// tickEvery is the longest gap between two views.
-	tickEvery    = time.Second
-	writeTimeout = 10 * time.Second
+	tickEvery = time.Second
 )
+
+// writeTimeout bounds each write to a client (a view, a part of a
+// download): one that takes nothing for this long is dropped. A variable
+// for tests.
+var writeTimeout = 10 * time.Second
 
 // hub hands the latest encoded view to open streams.
 type hub struct {

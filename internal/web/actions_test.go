@@ -372,10 +372,8 @@ func TestViewTotals(t *testing.T) {
 // A client that stops reading a download releases its connection after
 // writeTimeout rather than holding it for ever (issue 10, hole 9).
 func TestSlowDownloadReleased(t *testing.T) {
-	defer func(d time.Duration) { writeTimeout = d }(writeTimeout)
-	writeTimeout = 300 * time.Millisecond
 	b := newFakeBackend(t)
-	s := openServer(t, b, Options{})
+	s := openServer(t, b, Options{writeTimeout: 300 * time.Millisecond})
 	id := b.processed(t, "big.bin", "x")
 	f, _ := b.tr.Get(id)
 	if err := os.Truncate(f.Output, 256<<20); err != nil { // larger than any socket buffer
@@ -390,8 +388,14 @@ func TestSlowDownloadReleased(t *testing.T) {
 		_ = tc.SetReadBuffer(4096)
 	}
 	fmt.Fprintf(c, "GET /api/files/%d/result HTTP/1.1\r\nHost: %s\r\n\r\n", id, s.Addr())
-	held := func() int { return len(s.ln.(*limitedListener).sem) }
+	held := func() int64 { return s.ln.(*limitedListener).open.Load() }
 	deadline := time.Now().Add(30 * time.Second)
+	for held() != 1 { // the download begins
+		if time.Now().After(deadline) {
+			t.Fatal("the download never began")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	for held() != 0 { // the server gives up on the connection and closes it
 		if time.Now().After(deadline) {
 			t.Fatalf("%d connections still held by a client that reads nothing", held())

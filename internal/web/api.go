@@ -460,18 +460,19 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, open func(uin
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	}
 	h.Set("Cache-Control", "no-store")
-	http.ServeContent(&deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w)}, r, name, fi.ModTime(), f)
+	http.ServeContent(&deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: s.opts.writeTimeout}, r, name, fi.ModTime(), f)
 }
 
 // deadlineWriter gives each write of a download writeTimeout: a client
 // that stops reading releases its connection instead of holding it.
 type deadlineWriter struct {
 	http.ResponseWriter
-	rc *http.ResponseController
+	rc      *http.ResponseController
+	timeout time.Duration
 }
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
-	_ = d.rc.SetWriteDeadline(time.Now().Add(writeTimeout)) // Unsupported under httptest.ResponseRecorder.
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout)) // Unsupported under httptest.ResponseRecorder.
 	return d.ResponseWriter.Write(p)
 }
 

@@ -3,6 +3,7 @@ package web
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -49,9 +50,10 @@ func limitListener(l net.Listener, n int) net.Listener {
 
 type limitedListener struct {
 	net.Listener
-	sem    chan struct{}
+	sem    chan struct{} // a token per open connection, and one for the Accept waiting
 	closed chan struct{}
 	once   sync.Once
+	open   atomic.Int64 // connections open now
 }
 
 func (l *limitedListener) Accept() (net.Conn, error) {
@@ -65,7 +67,8 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		<-l.sem
 		return nil, err
 	}
-	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
+	l.open.Add(1)
+	return &limitedConn{Conn: c, release: func() { l.open.Add(-1); <-l.sem }}, nil
 }
 
 type limitedConn struct {

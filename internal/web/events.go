@@ -41,9 +41,8 @@ const (
 )
 
 // writeTimeout bounds each write to a client (a view, a part of a
-// download): one that takes nothing for this long is dropped. A variable
-// for tests.
-var writeTimeout = 10 * time.Second
+// download): one that takes nothing for this long is dropped.
+const writeTimeout = 10 * time.Second
 
 // hub hands the latest encoded view to open streams.
 type hub struct {
@@ -222,7 +221,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) send(rc *http.ResponseController, w http.ResponseWriter, b []byte) bool {
-	_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout)) // Unsupported under httptest.ResponseRecorder.
+	_ = rc.SetWriteDeadline(time.Now().Add(s.opts.writeTimeout)) // Unsupported under httptest.ResponseRecorder.
 	if _, err := w.Write(b); err != nil {
 		return false
 	}

@@ -67,6 +67,9 @@ type Options struct {
 	MaxConns int
 	Version  string
 	Logger   *slog.Logger
+
+	// writeTimeout overrides writeTimeout, for tests.
+	writeTimeout time.Duration
 }
 
 // DefaultMaxUploads and DefaultUploadIdle are the upload bounds unless
@@ -131,6 +134,9 @@ func New(b Backend, opts Options) *Server {
 	}
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = connLimit()
+	}
+	if opts.writeTimeout <= 0 {
+		opts.writeTimeout = writeTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -121,17 +121,15 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 				s.fail(w, r, &httpError{Kind: kindInvalid, Message: err.Error(), Err: err})
 				return
 			}
-			path, err := s.b.Deposit(folder, name, part, limit)
+			// Counted here: the watcher may take the file the moment it
+			// is linked.
+			body := &countingReader{r: part}
+			path, err := s.b.Deposit(folder, name, body, limit)
 			if err != nil {
 				s.uploadFailed(w, r, uploadErr(err))
 				return
 			}
-			fi, err := os.Lstat(path)
-			if err != nil {
-				s.fail(w, r, err)
-				return
-			}
-			u := uploaded{Name: filepath.Base(path), Size: fi.Size(), Folder: folder}
+			u := uploaded{Name: filepath.Base(path), Size: body.n, Folder: folder}
 			s.logger.Info("file uploaded from the dashboard", "folder", folder, "name", u.Name, "size", u.Size)
 			stored = append(stored, u)
 		}
@@ -146,6 +144,17 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"files": stored})
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // uploadFailed answers a request whose body could not be read to its

@@ -198,8 +198,10 @@ func TestDashboardRestart(t *testing.T) {
 	in := filepath.Join(dir, "watch_dir", "unprocessed")
 	failed := filepath.Join(dir, "watch_dir", "failed")
 	url, stop := startDashboard(t, dir)
+	stage := t.TempDir() // settle is 0: files must arrive whole, by rename
 	for _, name := range []string{"one.bad", "two.bad", "three.bad", "ok-1.txt", "ok-2.txt"} {
-		os.WriteFile(filepath.Join(in, name), []byte("fail\n"), 0o644)
+		os.WriteFile(filepath.Join(stage, name), []byte("fail\n"), 0o644)
+		os.Rename(filepath.Join(stage, name), filepath.Join(in, name))
 	}
 	waitUntil(t, "three failures with reports", 30*time.Second, func() bool { return len(entries(t, failed)) == 6 })
 	waitUntil(t, "two results", 30*time.Second, func() bool {

@@ -98,6 +98,8 @@
     return e;
   }
 
+  // label names a figure where the table's header is hidden (phones).
+  const label = (name) => ({ 'data-label': name });
   const td = (text, cls, attrs) => el('td', Object.assign({ class: cls }, attrs), text);
   const nameCell = (f) => el('td', { class: 'name', title: f.folder }, f.name);
   const emptyRow = (cols, text) => el('tr', { class: 'empty' }, el('td', { colspan: cols }, text));
@@ -201,7 +203,7 @@
   function renderRecent(files) {
     setRows('recent-rows', files.map((f) => el('tr', { 'data-id': f.id },
       nameCell(f), td(f.pipeline, 'opt'), td(fmtBytes(f.size), 'num opt'), td(fmtBytes(f.bytes_out), 'num opt'),
-      td(took(f), 'num'), timeCell(f.finished, 'num opt'),
+      td(took(f), 'num', label('took')), timeCell(f.finished, 'num opt'),
       el('td', { class: 'actions' }, ...resultLinks(f)))), 7, 'No file processed yet.');
   }
 
@@ -219,16 +221,16 @@
     setRows('pipeline-rows', rows.map((p) => el('tr', {},
       td(p.name, 'name'),
       el('td', { class: 'opt' }, p.match.length ? el('code', {}, p.match.join(' ')) : el('span', { class: 'muted' }, 'every file')),
-      td(p.plugins.join(' → '), 'opt'), td(p.files, 'num'), td(p.failed, p.failed ? 'num bad' : 'num'),
+      td(p.plugins.join(' → '), 'opt'), td(p.files, 'num', label('files')), td(p.failed, p.failed ? 'num bad' : 'num', label('failed')),
       td(fmtBytes(p.bytes_in), 'num opt'), td(fmtBytes(p.bytes_out), 'num opt'),
-      td(fmtDur(ns(p.p50_ns)), 'num'), td(fmtDur(ns(p.p95_ns)), 'num'))), 9, 'No pipelines.');
+      td(fmtDur(ns(p.p50_ns)), 'num', label('p50')), td(fmtDur(ns(p.p95_ns)), 'num', label('p95')))), 9, 'No pipelines.');
   }
 
   function renderPlugins(rows) {
     setRows('plugin-rows', rows.map((p) => el('tr', {},
-      el('td', { class: 'name', title: p.path }, p.name), td(p.files, 'num'), td(fmtBytes(p.bytes_in), 'num opt'),
-      td(fmtBytes(p.bytes_out), 'num opt'), td(p.errors, p.errors ? 'num bad' : 'num'),
-      td(fmtDur(ns(p.p50_ns)), 'num'), td(fmtDur(ns(p.p95_ns)), 'num opt'),
+      el('td', { class: 'name', title: p.path }, p.name), td(p.files, 'num', label('files')), td(fmtBytes(p.bytes_in), 'num opt'),
+      td(fmtBytes(p.bytes_out), 'num opt'), td(p.errors, p.errors ? 'num bad' : 'num', label('errors')),
+      td(fmtDur(ns(p.p50_ns)), 'num', label('p50')), td(fmtDur(ns(p.p95_ns)), 'num opt'),
       td(p.loaded ? `${p.instances_live - p.instances_idle} busy · ${p.instances_idle} idle` : '—', 'num opt'),
       el('td', { class: 'opt' }, el('code', { title: p.sha256 }, (p.sha256 || '').slice(0, 12))),
       td(p.loaded ? fmtDur(ns(p.load_time_ns)) : '—', 'num opt'))), 10, 'No plugins.');

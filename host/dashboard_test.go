@@ -77,10 +77,10 @@ func TestDashboardRestoresHistory(t *testing.T) {
 		rep, _ := json.Marshal(ErrorReport{File: "a.csv", Pipeline: "csv", Plugin: "upper", Error: "line 3: bad quote", Attempts: 2, Failed: failedAt})
 		writeAt(t, filepath.Join(f.Failed, "a.csv"), "a,b\n", now)
 		writeAt(t, filepath.Join(f.Failed, "a.csv.error.json"), string(rep), now)
-		writeAt(t, filepath.Join(f.Failed, "b.txt"), "b\n", now)                           // no report
-		writeAt(t, filepath.Join(f.Failed, "c.txt"), "c\n", now)                           // a report that does not parse
-		writeAt(t, filepath.Join(f.Failed, "c.txt.error.json"), "{oops", now)              //
-		writeAt(t, filepath.Join(f.Failed, "lonely.error.json"), "{}", now)                // a report whose file was deleted
+		writeAt(t, filepath.Join(f.Failed, "b.txt"), "b\n", now)              // no report
+		writeAt(t, filepath.Join(f.Failed, "c.txt"), "c\n", now)              // a report that does not parse
+		writeAt(t, filepath.Join(f.Failed, "c.txt.error.json"), "{oops", now) //
+		writeAt(t, filepath.Join(f.Failed, "lonely.error.json"), "{}", now)   // a report whose file was deleted
 		for i, name := range []string{"p1.txt", "p2.txt", "p3.csv", "p4.txt"} {
 			writeAt(t, filepath.Join(f.Processed, name), strings.Repeat("x", i+1), now.Add(time.Duration(i-10)*time.Minute))
 		}

@@ -75,3 +75,36 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// WAT assembles the WebAssembly text file at path (relative to the calling
+// test's package or absolute) with wat2wasm, from Debian's wabt package,
+// and returns the .wasm file's path. A test that needs it fails, not
+// skips, where the tool is missing: .ci/run installs it.
+func WAT(t testing.TB, path string) string {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return WATSource(t, filepath.Base(path), string(src))
+}
+
+// WATSource assembles WebAssembly text; name names the result in errors
+// and in the file's name.
+func WATSource(t testing.TB, name, src string) string {
+	t.Helper()
+	tool, err := exec.LookPath("wat2wasm")
+	if err != nil {
+		t.Fatalf("wat2wasm is needed to build %s: install Debian's wabt package (.ci/run does)", name)
+	}
+	d := t.TempDir()
+	in := filepath.Join(d, name+".wat")
+	out := filepath.Join(d, strings.TrimSuffix(name, ".wat")+".wasm")
+	if err := os.WriteFile(in, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(tool, "-o", out, in).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm %s: %v\n%s", name, err, b)
+	}
+	return out
+}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/filehost/host/internal/wasm"
 )
 
 // Config is the host's configuration, read from config.toml
@@ -103,12 +105,26 @@ type PluginConfig struct {
 	Timeout   Duration       `toml:"timeout"`
 	MaxMemory ByteSize       `toml:"max_memory"`
 	Config    map[string]any `toml:"config"`
+	PluginLimits
+}
+
+// PluginLimits are a plugin's containment limits (docs/CONFIG.md, "Plugin
+// limits"). A zero or unset key means the default, which package wasm
+// defines; checkPluginLimits validates them.
+type PluginLimits struct {
+	CallTimeout   Duration `toml:"call_timeout"`
+	MaxOutput     ByteSize `toml:"max_output"`
+	MaxTable      int64    `toml:"max_table"`
+	LogRate       int64    `toml:"log_rate"`
+	MaxLogMessage ByteSize `toml:"max_log_message"`
 }
 
 // LimitsConfig bounds memory per file.
 type LimitsConfig struct {
 	ChunkSize ByteSize `toml:"chunk_size"`
 	MaxLine   ByteSize `toml:"max_line"`
+	// MemoryBudget caps the linear memory of all plugin instances together.
+	MemoryBudget ByteSize `toml:"memory_budget"`
 }
 
 // DefaultConfig is the configuration a file's values are laid on.
@@ -117,8 +133,9 @@ func DefaultConfig() Config {
 		PluginDir: "plugins",
 		CacheDir:  ".cache/wazero",
 		Limits: LimitsConfig{
-			ChunkSize: 64 << 10,
-			MaxLine:   16 << 20,
+			ChunkSize:    64 << 10,
+			MaxLine:      16 << 20,
+			MemoryBudget: ByteSize(wasm.DefaultMemoryBudget()),
 		},
 		Run: RunConfig{
 			Queue:      10000,
@@ -139,8 +156,8 @@ func DefaultConfig() Config {
 }
 
 // DefaultMaxMemory caps a plugin instance's memory unless its entry says
-// otherwise.
-const DefaultMaxMemory = 1 << 30
+// otherwise; package wasm holds the value.
+const DefaultMaxMemory = wasm.DefaultMaxMemory
 
 // ConfigError is a problem in the config file, located as well as TOML
 // allows.
@@ -266,6 +283,9 @@ func (c *Config) check(src []byte) ConfigErrors {
 	if c.Limits.MaxLine < c.Limits.ChunkSize {
 		bad([]string{"limits", "max_line"}, "must be at least chunk_size (%d), is %d", c.Limits.ChunkSize, c.Limits.MaxLine)
 	}
+	if c.Limits.MemoryBudget < 0 {
+		bad([]string{"limits", "memory_budget"}, "must not be negative (0: no budget)")
+	}
 	if c.Limits.MaxLine > 1<<30 {
 		bad([]string{"limits", "max_line"}, "must be at most 1GiB, is %d", c.Limits.MaxLine)
 	}
@@ -357,8 +377,9 @@ func (c *Config) check(src []byte) ConfigErrors {
 			bad(append(key, "timeout"), "must not be negative")
 		}
 		if pc.MaxMemory != 0 && (pc.MaxMemory < 1<<20 || pc.MaxMemory > 4<<30) {
-			bad(append(key, "max_memory"), "must be between 1MiB and 4GiB (0 or unset: 1GiB)")
+			bad(append(key, "max_memory"), "must be between 1MiB and 4GiB (0 or unset: %s)", wasm.SizeString(DefaultMaxMemory))
 		}
+		checkPluginLimits(pc.PluginLimits, key, bad)
 		if _, err := json.Marshal(pc.Config); err != nil {
 			bad(append(key, "config"), "cannot be passed to the plugin: %v", err)
 		}
@@ -491,3 +512,22 @@ func jsonObject(m map[string]any) ([]byte, error) {
 
 // String returns the duration as time.Duration writes it.
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// checkPluginLimits reports bad values of a plugin's limits.
+func checkPluginLimits(l PluginLimits, key []string, bad func([]string, string, ...any)) {
+	if l.CallTimeout < 0 {
+		bad(append(key, "call_timeout"), "must not be negative (0 or unset: %v)", wasm.DefaultCallTimeout)
+	}
+	if l.MaxOutput < 0 {
+		bad(append(key, "max_output"), "must not be negative (0 or unset: %s)", wasm.SizeString(wasm.DefaultMaxOutput))
+	}
+	if l.MaxTable < 0 || l.MaxTable > 1<<32-2 {
+		bad(append(key, "max_table"), "must be between 1 and 4294967294 elements (0 or unset: %d)", wasm.DefaultMaxTable)
+	}
+	if l.LogRate < 0 || l.LogRate > 1<<31-1 {
+		bad(append(key, "log_rate"), "must be a number of lines a second, at least 1 (0 or unset: %d)", wasm.DefaultLogRate)
+	}
+	if l.MaxLogMessage < 0 || l.MaxLogMessage > 1<<30 {
+		bad(append(key, "max_log_message"), "must be between 1 byte and 1GiB (0 or unset: %s)", wasm.SizeString(wasm.DefaultMaxLogMessage))
+	}
+}

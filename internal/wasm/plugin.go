@@ -596,7 +596,7 @@ func (inst *instance) callError(name string, err error, timedOut bool) error {
 	case inst.denied:
 		b := inst.p.budget
 		return fmt.Errorf("%s could not grow its memory: %w: %s of %s in use",
-			name, ErrMemoryBudget, sizeString(b.Used()), sizeString(b.Limit()))
+			name, ErrMemoryBudget, SizeString(b.Used()), SizeString(b.Limit()))
 	}
 	return &Trap{Func: name, Err: err, Output: inst.stderr.String()}
 }
@@ -665,7 +665,7 @@ func (p *Plugin) hostModule(ctx context.Context) error {
 func (inst *instance) emit(b []byte) {
 	if max := inst.p.spec.MaxOutput; max > 0 && inst.emitted+uint64(len(inst.out))+uint64(len(b)) > max {
 		inst.stop(&LimitError{Key: "max_output",
-			Msg: fmt.Sprintf("emitted more than %s for one file", sizeString(max))})
+			Msg: fmt.Sprintf("emitted more than %s for one file", SizeString(max))})
 	}
 	inst.out = append(inst.out, b...)
 	if len(inst.out) >= flushAt && inst.flush != nil {
@@ -808,8 +808,8 @@ func trimSpace(b []byte) []byte {
 
 var _ io.Writer = (*tail)(nil)
 
-// sizeString writes n bytes in the units of the config file.
-func sizeString(n uint64) string {
+// SizeString writes n bytes in the units of the config file.
+func SizeString(n uint64) string {
 	for _, u := range []struct {
 		unit  string
 		shift uint

@@ -358,6 +358,11 @@ func (h *Host) processClaimed(ctx context.Context, folder Folder, w WatchConfig,
 		return out, res, nil
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped (a signal), not failed: the file stays claimed, and
+			// the next start recovers it as after a crash.
+			return "", res, fmt.Errorf("%s: stopped before the end; it stays in underprocess/ until the next start: %w", orig, ctx.Err())
+		}
 		return "", res, h.fail(folder, claimed, orig, pc.Name, err, started, attempts)
 	}
 	return out, res, nil

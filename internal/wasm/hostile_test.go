@@ -13,12 +13,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,54 +25,7 @@ import (
 	"github.com/filehost/host/internal/wasmtest"
 )
 
-// hostile assembles testdata/hostile/NAME.wat laid over base.wat (see the
-// comment at the top of base.wat) and returns the .wasm file's path.
-func hostile(t testing.TB, name string) string {
-	t.Helper()
-	base := watFields(t, "base")
-	for _, f := range watFields(t, name) {
-		i := slices.IndexFunc(base, func(b watField) bool { return b.tag == f.tag })
-		if i >= 0 {
-			base[i] = f
-		} else {
-			base = append(base, f)
-		}
-	}
-	// The text format wants imports before other definitions.
-	sort.SliceStable(base, func(i, j int) bool {
-		return strings.Contains(base[i].body, "(import") && !strings.Contains(base[j].body, "(import")
-	})
-	var src strings.Builder
-	src.WriteString("(module\n")
-	for _, f := range base {
-		src.WriteString(f.body)
-	}
-	src.WriteString(")\n")
-	return wasmtest.WATSource(t, name, src.String())
-}
-
-type watField struct{ tag, body string }
-
-var tagRE = regexp.MustCompile(`^;; @(\S+)\s*$`)
-
-func watFields(t testing.TB, name string) []watField {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "hostile", name+".wat"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fields []watField
-	for _, line := range strings.SplitAfter(string(b), "\n") {
-		if m := tagRE.FindStringSubmatch(strings.TrimRight(line, "\n")); m != nil {
-			fields = append(fields, watField{tag: m[1]})
-			continue
-		}
-		if len(fields) > 0 {
-			fields[len(fields)-1].body += line
-		}
-	}
-	return fields
-}
+func hostile(t testing.TB, name string) string { return wasmtest.Hostile(t, name) }
 
 // loadHostile loads a hostile case with the given limits.
 func loadHostile(t *testing.T, name string, spec wasm.Spec) (*wasm.Plugin, error) {

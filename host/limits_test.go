@@ -2,6 +2,7 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +78,18 @@ memory_budget = -1
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("no error for %s in:\n%v", key, err)
 		}
+	}
+}
+
+// A file refused by the memory budget is worth another try; a call over a
+// limit is not.
+func TestLimitErrorsRetryable(t *testing.T) {
+	budget := &wasm.StageError{Plugin: "p", Err: fmt.Errorf("plugin_chunk could not grow its memory: %w", wasm.ErrMemoryBudget)}
+	if !Retryable(budget) {
+		t.Errorf("Retryable(%v) = false", budget)
+	}
+	over := &wasm.StageError{Plugin: "p", Err: &wasm.Trap{Func: "plugin_chunk", Err: &wasm.LimitError{Key: "call_timeout", Msg: "did not return within 30s"}}}
+	if Retryable(over) {
+		t.Errorf("Retryable(%v) = true", over)
 	}
 }

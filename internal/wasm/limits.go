@@ -61,14 +61,17 @@ type callTimer struct {
 	limit time.Duration
 	t     *time.Timer
 	fired atomic.Bool
+	once  chan struct{} // one token each time the timer fires
+	armed bool          // between start and stop
 }
 
 func newCallTimer(limit time.Duration, cancel func()) *callTimer {
-	ct := &callTimer{limit: limit}
+	ct := &callTimer{limit: limit, once: make(chan struct{}, 1)}
 	if limit > 0 {
 		ct.t = time.AfterFunc(time.Hour, func() {
 			ct.fired.Store(true)
 			cancel()
+			ct.once <- struct{}{}
 		})
 		ct.t.Stop()
 	}
@@ -77,16 +80,23 @@ func newCallTimer(limit time.Duration, cancel func()) *callTimer {
 
 func (ct *callTimer) start() {
 	if ct != nil && ct.t != nil {
+		ct.armed = true
 		ct.t.Reset(ct.limit)
 	}
 }
 
-// stop disarms the timer and reports whether the limit passed.
+// stop disarms the timer and reports whether the limit has passed. A timer
+// that fired while the call was returning has cancelled the context, or is
+// about to: stop waits for that, so the answer is never stale.
 func (ct *callTimer) stop() bool {
-	if ct == nil || ct.t == nil {
-		return false
+	if ct == nil || ct.t == nil || !ct.armed {
+		return ct != nil && ct.fired.Load()
 	}
-	ct.t.Stop()
+	ct.armed = false
+	if !ct.t.Stop() {
+		<-ct.once
+		return true
+	}
 	return ct.fired.Load()
 }
 

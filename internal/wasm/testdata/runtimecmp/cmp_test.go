@@ -67,8 +67,12 @@ func BenchmarkChain(b *testing.B) {
 		load     func(ctx context.Context, bin, config []byte) (*plugin, func(), error)
 		deadline bool
 	}{
-		{"wazero=plain", func(ctx context.Context, bin, c []byte) (*plugin, func(), error) { return loadWazero(ctx, bin, c, false) }, false},
-		{"wazero=close-on-done", func(ctx context.Context, bin, c []byte) (*plugin, func(), error) { return loadWazero(ctx, bin, c, true) }, true},
+		{"wazero=plain", func(ctx context.Context, bin, c []byte) (*plugin, func(), error) {
+			return loadWazero(ctx, bin, c, false)
+		}, false},
+		{"wazero=close-on-done", func(ctx context.Context, bin, c []byte) (*plugin, func(), error) {
+			return loadWazero(ctx, bin, c, true)
+		}, true},
 		{"wazy", loadWazy, true},
 	}
 	for _, m := range modes {

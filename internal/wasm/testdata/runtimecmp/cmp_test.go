@@ -128,3 +128,44 @@ func BenchmarkPipeRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkChainRatio runs the example chain under wazero without a way to
+// stop a loop and under wazy, in turn in each iteration so that both meet
+// the same machine load, and reports wazy/plain: time under wazy over
+// time under wazero.
+func BenchmarkChainRatio(b *testing.B) {
+	in := logText(16 << 20)
+	ctx := context.Background()
+	load := func(f func(ctx context.Context, bin, c []byte) (*plugin, func(), error)) []*plugin {
+		var chain []*plugin
+		for _, name := range []string{"trim", "upper", "grep"} {
+			p, closeFn, err := f(ctx, build(b, name), configs[name])
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(closeFn)
+			chain = append(chain, p)
+		}
+		return chain
+	}
+	plain := load(func(ctx context.Context, bin, c []byte) (*plugin, func(), error) {
+		return loadWazero(ctx, bin, c, false)
+	})
+	wy := load(loadWazy)
+	var tPlain, tWazy time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, err := runChain(ctx, plain, in, 64<<10); err != nil {
+			b.Fatal(err)
+		}
+		mid := time.Now()
+		cctx, cancel := context.WithTimeout(ctx, time.Hour)
+		if _, err := runChain(cctx, wy, in, 64<<10); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		tPlain += mid.Sub(start)
+		tWazy += time.Since(mid)
+	}
+	b.ReportMetric(tWazy.Seconds()/tPlain.Seconds(), "wazy/plain")
+}

@@ -117,3 +117,26 @@ func TestSignalStopsWatchWithLoopingPlugin(t *testing.T) {
 	exitsSoon(t, cmd, log)
 	recoverable(t, dir)
 }
+
+// A plugin that loops in plugin_configure fails `host --check` at its
+// call_timeout instead of hanging it.
+func TestCheckWithLoopingConfigure(t *testing.T) {
+	dir := project(t, `
+[[pipeline]]
+name = "text"
+plugins = ["hang"]
+
+[plugins.hang]
+call_timeout = "500ms"
+`)
+	data, err := os.ReadFile(wasmtest.Hostile(t, "loop_configure"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "plugins", "hang.wasm"), data, 0o644)
+	r := runHost(t, dir, nil, "--check")
+	want := "configure: plugin_configure stopped: did not return within 500ms (call_timeout)"
+	if r.code != 2 || !strings.Contains(r.stderr, "host: plugin hang (") || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
+	}
+}

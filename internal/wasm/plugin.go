@@ -818,5 +818,8 @@ func SizeString(n uint64) string {
 			return fmt.Sprintf("%d%s", n>>u.shift, u.unit)
 		}
 	}
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+	}
 	return fmt.Sprintf("%d bytes", n)
 }

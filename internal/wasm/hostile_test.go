@@ -530,3 +530,20 @@ func TestStreamedOutputThroughAChain(t *testing.T) {
 		}
 	}
 }
+
+// An instance whose initial memory does not fit in the budget is not made,
+// and says why.
+func TestMemoryBudgetAtInstantiation(t *testing.T) {
+	e, err := wasm.NewEngine("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetMemoryBudget(64 << 10) // base.wat starts with 128 KiB
+	_, err = e.Load(context.Background(), wasm.Spec{Name: "small", Path: hostile(t, "unreachable")})
+	if !errors.Is(err, wasm.ErrMemoryBudget) {
+		t.Errorf("got %v, want ErrMemoryBudget", err)
+	}
+	if used := e.MemoryBudget().Used(); used != 0 {
+		t.Errorf("%d bytes of the budget held after a failed load", used)
+	}
+}

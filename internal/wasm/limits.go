@@ -135,6 +135,16 @@ func (b *MemoryBudget) reserve(n uint64) bool {
 	}
 }
 
+// force reserves n bytes even past the limit and reports whether the
+// budget still holds.
+func (b *MemoryBudget) force(n uint64) bool {
+	if b == nil {
+		return true
+	}
+	used := b.used.Add(n)
+	return b.limit == 0 || used <= b.limit
+}
+
 func (b *MemoryBudget) release(n uint64) {
 	if b != nil && n > 0 {
 		b.used.Add(^(n - 1))

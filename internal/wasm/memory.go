@@ -31,7 +31,20 @@ func (m *heapMemory) Free() {
 // memory to size bytes adds, and reports whether it may go ahead. A
 // refusal is remembered, so the trap that follows (a Go plugin dies with
 // "out of memory") is reported as the budget's doing.
+//
+// The first call, the memory's initial size at instantiation, always goes
+// ahead, since the runtime cannot fail it gracefully: when it does not
+// fit, newInstance closes the instance as soon as it is made. So the budget
+// can be passed by at most one module's initial memory, for that moment.
 func (inst *instance) grow(size uint64) bool {
+	if !inst.allocated {
+		inst.allocated = true
+		if !inst.p.budget.force(size) {
+			inst.denied = true
+		}
+		inst.reserved = size
+		return true
+	}
 	if size <= inst.reserved {
 		return true
 	}

@@ -444,16 +444,17 @@ type instance struct {
 
 	bufPtr, bufCap uint32
 
-	out      []byte // emitted during the current call, not yet passed on
-	loading  bool   // in the load-time calls, whose output is dropped
-	flush    func([]byte) error
-	emitted  uint64 // bytes passed on for the current file
-	abort    error  // why a host function stopped the call
-	denied   bool   // the memory budget refused a grow
-	fail     string // message passed to the fail import
-	file     string // file in progress, for logs
-	stderr   tail   // the plugin's stdout and stderr, last bytes
-	reserved uint64 // bytes of the memory budget held
+	out       []byte // emitted during the current call, not yet passed on
+	loading   bool   // in the load-time calls, whose output is dropped
+	flush     func([]byte) error
+	emitted   uint64 // bytes passed on for the current file
+	abort     error  // why a host function stopped the call
+	denied    bool   // the memory budget refused a grow
+	fail      string // message passed to the fail import
+	file      string // file in progress, for logs
+	stderr    tail   // the plugin's stdout and stderr, last bytes
+	reserved  uint64 // bytes of the memory budget held
+	allocated bool   // the memory has had its initial allocation
 }
 
 type instanceKey struct{}
@@ -485,6 +486,13 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("instantiate: %s%s", Escape(err.Error()), inst.stderr.suffix())
 	}
 	inst.mod = mod
+	if inst.denied { // Its initial memory did not fit in the budget.
+		_ = mod.Close(ctx)
+		inst.freeMemory()
+		b := p.budget
+		return nil, fmt.Errorf("a new instance's memory does not fit: %w: %s of %s in use",
+			ErrMemoryBudget, SizeString(b.Used()), SizeString(b.Limit()))
+	}
 	if inst.mem = mod.Memory(); inst.mem == nil {
 		_ = mod.Close(ctx)
 		return nil, errors.New("has no memory: a plugin must define one (see docs/ABI.md)")
@@ -565,6 +573,7 @@ func (inst *instance) status(ctx context.Context, fn export) error {
 func (inst *instance) invoke(ctx context.Context, fn export) error {
 	inst.fail = ""
 	inst.abort = nil
+	inst.denied = false
 	start := time.Now()
 	inst.timer.start()
 	err := fn.fn.CallWithStack(ctx, inst.stack[:])

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -161,5 +163,42 @@ func TestGoVersionDocumented(t *testing.T) {
 	doc, _ := os.ReadFile(filepath.Join(root, "docs", "ABI.md"))
 	if m == nil || !strings.Contains(string(doc), "for Go "+string(m[1])+" and later") {
 		t.Errorf("docs/ABI.md does not say the SDK is for Go %s and later (go.mod)", m[1])
+	}
+}
+
+// slowReader gives its first part at once and the rest only after a pause,
+// during which a file's timeout passes between two calls.
+type slowReader struct {
+	first, rest []byte
+	pause       time.Duration
+}
+
+func (r *slowReader) Read(b []byte) (int, error) {
+	if len(r.first) > 0 {
+		n := copy(b, r.first)
+		r.first = r.first[n:]
+		return n, nil
+	}
+	if r.pause > 0 {
+		time.Sleep(r.pause)
+		r.pause = 0
+	}
+	if len(r.rest) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, r.rest)
+	r.rest = r.rest[n:]
+	return n, nil
+}
+
+// A file's timeout that passes between calls fails the file at the next
+// one, as a timeout (worth a retry).
+func TestTimeoutBetweenCalls(t *testing.T) {
+	upper := load(t, wasm.Spec{Name: "upper", Path: wasmtest.Plugin(t, "upper"), Timeout: 50 * time.Millisecond})
+	line := strings.Repeat("x", 99) + "\n"
+	r := &slowReader{first: []byte(strings.Repeat(line, 1000)), rest: []byte(line), pause: 500 * time.Millisecond}
+	_, err := wasm.Run(context.Background(), []*wasm.Plugin{upper}, "in.txt", r, io.Discard, wasm.Limits{})
+	if !errors.Is(err, context.DeadlineExceeded) || !wasm.IsTimeout(err) || !strings.HasPrefix(fmt.Sprint(err), "plugin upper: ") {
+		t.Errorf("got %v, want the plugin's timeout", err)
 	}
 }

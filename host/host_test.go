@@ -43,7 +43,7 @@ func newHost(t *testing.T, pipelines string, plugins map[string]string) (*Host, 
 func testPlugins(t *testing.T) map[string]string {
 	return map[string]string{
 		"upper":  wasmtest.Plugin(t, "upper"),
-		"faulty": wasmtest.Build(t, "wasm/testdata/faulty"),
+		"faulty": wasmtest.Build(t, "../internal/wasm/testdata/faulty"),
 	}
 }
 

@@ -3,6 +3,10 @@ package host
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +95,35 @@ func TestLimitErrorsRetryable(t *testing.T) {
 	over := &wasm.StageError{Plugin: "p", Err: &wasm.Trap{Func: "plugin_chunk", Err: &wasm.LimitError{Key: "call_timeout", Msg: "did not return within 30s"}}}
 	if Retryable(over) {
 		t.Errorf("Retryable(%v) = true", over)
+	}
+}
+
+// docs/CONFIG.md gives package wasm's defaults for the limit keys.
+func TestPluginLimitDefaultsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "CONFIG.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"call_timeout":    `"` + wasm.DefaultCallTimeout.String() + `"`,
+		"max_output":      `"` + wasm.SizeString(wasm.DefaultMaxOutput) + `"`,
+		"max_table":       strconv.Itoa(wasm.DefaultMaxTable),
+		"log_rate":        strconv.Itoa(wasm.DefaultLogRate),
+		"max_log_message": `"` + wasm.SizeString(wasm.DefaultMaxLogMessage) + `"`,
+		"max_memory":      `"` + wasm.SizeString(wasm.DefaultMaxMemory) + `"`,
+		"memory_budget":   "half the machine's memory",
+	}
+	row := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| [a-z]+ \\| `?([^|]+?)`? \\|")
+	found := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
+		found[m[1]] = m[2]
+	}
+	for key, def := range want {
+		if found[key] != def {
+			t.Errorf("docs/CONFIG.md: %s defaults to %s, the code to %s", key, found[key], def)
+		}
+	}
+	if total := wasm.DefaultMemoryBudget(); total == 0 {
+		t.Error("no default memory budget")
 	}
 }

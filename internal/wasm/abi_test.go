@@ -202,3 +202,12 @@ func TestTimeoutBetweenCalls(t *testing.T) {
 		t.Errorf("got %v, want the plugin's timeout", err)
 	}
 }
+
+// A module whose initial memory is over max_memory fails to load, saying
+// so.
+func TestInitialMemoryOverMaxMemory(t *testing.T) {
+	_, err := loadHostile(t, "log_huge", wasm.Spec{MaxMemory: 1 << 20}) // 130 pages
+	if err == nil || !strings.Contains(err.Error(), "compile: section memory: min 130 pages (8 Mi) over limit of 16 pages (1 Mi)") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -193,6 +193,22 @@ func TestLargeEmitIsStreamed(t *testing.T) {
 	}
 }
 
+// One emit of 8 MiB reaches the output in pieces of at most 1 MiB: the
+// host never copies it whole.
+func TestOneLargeEmitIsStreamed(t *testing.T) {
+	p, err := loadHostile(t, "emit_one_big", wasm.Spec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w streamCounter
+	if _, err := wasm.Run(context.Background(), []*wasm.Plugin{p}, "in.txt", strings.NewReader("!\n"), &w, wasm.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if w.n != 8<<20 || w.largest > 1<<20 {
+		t.Errorf("%d bytes out in %d writes, the largest %d bytes; want 8 MiB in pieces of at most 1 MiB", w.n, w.writes, w.largest)
+	}
+}
+
 // table.grow stops at max_table.
 func TestTableBomb(t *testing.T) {
 	for _, limit := range []uint32{100_000, 0} {

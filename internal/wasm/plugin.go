@@ -676,12 +676,21 @@ func (inst *instance) emit(b []byte) {
 		inst.stop(&LimitError{Key: "max_output",
 			Msg: fmt.Sprintf("emitted more than %s for one file", SizeString(max))})
 	}
-	inst.out = append(inst.out, b...)
-	if len(inst.out) >= flushAt && inst.flush != nil {
+	if inst.flush != nil && len(inst.out)+len(b) >= flushAt {
 		if err := inst.flushOut(); err != nil {
 			inst.stop(err)
 		}
+		// One large emit is passed on in pieces straight from the plugin's
+		// memory, never copied whole into the host's.
+		for len(b) >= flushAt {
+			inst.emitted += flushAt
+			if err := inst.flush(b[:flushAt]); err != nil {
+				inst.stop(err)
+			}
+			b = b[flushAt:]
+		}
 	}
+	inst.out = append(inst.out, b...)
 }
 
 // flushOut passes the held output on.

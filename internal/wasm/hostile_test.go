@@ -123,6 +123,7 @@ func TestHostileLoad(t *testing.T) {
 		{"loop_initialize", "the start function or _initialize stopped: did not return within 300ms (call_timeout)"},
 		{"loop_abi", "plugin_abi_version stopped: did not return within 300ms (call_timeout)"},
 		{"loop_configure", "configure: plugin_configure stopped: did not return within 300ms (call_timeout)"},
+		{"configure_status", "configure: plugin_configure returned status 5"},
 		{"no_memory", "has no memory: a plugin must define one"},
 		{"imported_memory", "imports its memory env.memory: a plugin must define its own memory"},
 		{"chunk_i64", "export plugin_chunk has type (func (param i32) (result i64)), want (func (param i32) (result i32))"},

@@ -40,7 +40,8 @@ type Spec struct {
 	// Timeout bounds the wall-clock time of a file while this plugin is
 	// in its chain (from begin to end, waiting included); 0 means none.
 	Timeout time.Duration
-	// MaxOutput caps the bytes the plugin emits for one file.
+	// MaxOutput caps the bytes the plugin emits for one file
+	// (math.MaxUint64: no cap).
 	MaxOutput uint64
 	// MaxTable caps the elements of each of the module's tables.
 	MaxTable uint32
@@ -56,8 +57,8 @@ type Spec struct {
 	MaxIdle int
 }
 
-// NoLimit in a Spec's CallTimeout, MaxOutput, LogRate or MaxLogMessage
-// turns that limit off (for benchmarks and trusted plugins).
+// NoLimit in a Spec's CallTimeout, LogRate or MaxLogMessage turns that
+// limit off (for benchmarks and trusted plugins).
 const NoLimit = -1
 
 // withDefaults fills the zero fields of spec.

@@ -323,7 +323,7 @@ func TestDashboardBurst(t *testing.T) {
 		return apiTotal(t, url+"api/files?state=processed") == files
 	})
 	webtest.WaitFor(t, ctx, `document.getElementById('count-processed').textContent === '2000'`)
-	// Not checked here: that the queue ends empty. Stale "queued" records
-	// (the watcher's OnSeen racing a worker, issue 10) can remain; their
-	// fix is in the watch service, and the page shows what it is given.
+	// Every queued record was taken: none is left behind by the watcher's
+	// OnSeen racing a worker.
+	webtest.WaitFor(t, ctx, `document.getElementById('count-queued').textContent === '0' && document.querySelector('#queue-rows tr.empty') !== null`)
 }

@@ -85,6 +85,7 @@ type Plugin struct {
 
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
+	meta     *Meta // from plugin_meta, read once at load (meta.go)
 
 	mu     sync.Mutex
 	idle   []*instance
@@ -174,6 +175,10 @@ func (p *Plugin) init(ctx context.Context, bin []byte) error {
 	p.live++
 	inst, err := p.newInstance(ctx)
 	if err != nil {
+		return err
+	}
+	if p.meta, err = readMeta(inst.bind(ctx), inst); err != nil {
+		p.release(inst, true)
 		return err
 	}
 	p.release(inst, false)

@@ -42,7 +42,7 @@ c-plugins:
 		$(MAKE) --no-print-directory $(C_PLUGINS); \
 	else echo "make: skipping the C plugins: $(CLANG) cannot build for wasm32-wasi here (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)"; fi
 
-plugins/c-%.wasm: plugins/c/%/*.c plugins/c/*.h sdk/c/hostplugin.h
+plugins/c-%.wasm: plugins/c/%/*.c $(wildcard plugins/c/*/*.h) plugins/c/*.h sdk/c/hostplugin.h
 	$(CLANG) $(CFLAGS_WASM) -o $@ plugins/c/$*/*.c
 
 wat-plugins:

@@ -57,8 +57,8 @@ typedef struct hp_settings hp_settings;
 /* The handlers; any may be left out (NULL).
  *
  * configure: once per instance, before any file, with the settings. Left
- *   out, the plugin refuses any setting, as a Go plugin without
- *   sdk.Configure does through Config.Only.
+ *   out, settings are ignored, as in a Go plugin without sdk.Configure;
+ *   call hp_settings_only first to refuse misspelt keys.
  * begin: at the start of each file, with its base name (NUL-terminated).
  *   Reset per-file state here: the previous file may have been abandoned.
  * line: once per line, without its terminator ("\n" or "\r\n"). The bytes
@@ -548,15 +548,28 @@ static inline int hp__find(const hp_settings *s, const char *key) {
 
 static inline int hp_setting_has(const hp_settings *s, const char *key) { return hp__find(s, key) >= 0; }
 
-/* hp__type_error says what the key holds, as the Go SDK's messages begin. */
+/* hp__type_error says what the key holds in the words of the Go SDK's
+ * messages: a string's text, other values as JSON, then the Go type. */
+static inline int hp_setting_string(const hp_settings *s, const char *key, const char *def, const char **out, size_t *len);
 static inline int hp__type_error(const hp_settings *s, int i, const char *want) {
+    const uint8_t *v = s->e[i].val;
+    const char *type = *v == '"' ? "string" : *v == 't' || *v == 'f' ? "bool" : *v == 'n' ? "<nil>"
+                     : *v == '[' ? "[]interface {}" : *v == '{' ? "map[string]interface {}" : "float64";
     char got[201];
-    size_t n = (size_t)(s->e[i].val_end - s->e[i].val);
-    if (n > 200)
-        n = 200;
-    memcpy(got, s->e[i].val, n);
-    got[n] = 0;
-    return hp_fail_join("config key \"", s->e[i].key, "\": want ", want, ", got ", got, (const char *)NULL);
+    const char *text = got;
+    size_t n = (size_t)(s->e[i].val_end - v);
+    if (*v == '"') {
+        if (hp_setting_string(s, s->e[i].key, "", &text, &n))
+            return 1;
+    } else if (*v == 'n') {
+        text = "<nil>";
+    } else {
+        if (n > 200)
+            n = 200;
+        memcpy(got, v, n);
+        got[n] = 0;
+    }
+    return hp_fail_join("config key \"", s->e[i].key, "\": want ", want, ", got ", text, " (", type, ")", (const char *)NULL);
 }
 
 static inline int hp_setting_string(const hp_settings *s, const char *key, const char *def, const char **out, size_t *len) {
@@ -649,9 +662,7 @@ static inline int hp__configure(const hp_plugin *pl, uint32_t len) {
     int rc = hp__parse_settings(hp__buf, len);
     if (rc)
         return rc;
-    if (pl->configure)
-        return pl->configure(&hp__settings);
-    return hp_settings_only(&hp__settings, NULL);
+    return pl->configure ? pl->configure(&hp__settings) : 0;
 }
 
 static inline int hp__status(int rc) {

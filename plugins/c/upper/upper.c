@@ -1,14 +1,33 @@
 /* upper: the C twin of plugins/upper. It upper-cases every line, letters
- * mapped by Unicode's simple case mapping (wasi-libc's towupper); bytes
- * that are not valid UTF-8 pass through unchanged. It has no settings.
+ * mapped by Unicode's simple case mapping (case.h, generated from Go's
+ * tables: wasi-libc's towupper follows an older Unicode); bytes that are
+ * not valid UTF-8 pass through unchanged. It has no settings.
  *
  * Upper-casing never touches "\r" or "\n", so it works on whole chunks:
  * ASCII in place, eight bytes at a time, and a rune whose upper case has
  * another length by emitting around it. */
-#include <wctype.h>
-
 #include "../../../sdk/c/hostplugin.h"
 #include "../utf8.h"
+#include "case.h"
+
+/* to_upper is Go's unicode.ToUpper for r >= 0x80: a binary search of the
+ * ranges. */
+static uint32_t to_upper(uint32_t r) {
+    size_t lo = 0, hi = sizeof upper_ranges / sizeof upper_ranges[0];
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        if (r < upper_ranges[m].lo) {
+            hi = m;
+        } else if (r > upper_ranges[m].hi) {
+            lo = m + 1;
+        } else if (upper_ranges[m].alt) {
+            return upper_ranges[m].lo + ((r - upper_ranges[m].lo) & ~1u);
+        } else {
+            return (uint32_t)((int32_t)r + upper_ranges[m].delta);
+        }
+    }
+    return r;
+}
 
 #define ONES 0x0101010101010101ull
 #define HI 0x8080808080808080ull
@@ -46,7 +65,7 @@ static int chunk(uint8_t *p, size_t n) {
             i++;
             continue;
         }
-        uint32_t u = (uint32_t)towupper((wint_t)r);
+        uint32_t u = to_upper(r);
         uint8_t enc[4];
         size_t m = utf8_encode(enc, u);
         if (m == size) {

@@ -187,12 +187,12 @@ func parseModule(bin []byte, in *Inspection) error {
 				case 1:
 					l := s.table()
 					l.Import = e.Module + "." + e.Name
-					e.Kind, e.Type = "table", l.String()
+					e.Kind, e.Type = "table", "(table "+l.String()+")"
 					in.Tables = append(in.Tables, l)
 				case 2:
 					l := s.limits()
 					l.Import = e.Module + "." + e.Name
-					e.Kind, e.Type = "memory", l.String()
+					e.Kind, e.Type = "memory", "(memory "+l.String()+")"
 					in.Memories = append(in.Memories, l)
 				case 3:
 					e.Kind, e.Type = "global", s.global()
@@ -242,13 +242,13 @@ func parseModule(bin []byte, in *Inspection) error {
 			x.Kind = "table"
 			if int(e.idx) < len(in.Tables) {
 				in.Tables[e.idx].Export = e.name
-				x.Type = in.Tables[e.idx].String()
+				x.Type = "(table " + in.Tables[e.idx].String() + ")"
 			}
 		case 2:
 			x.Kind = "memory"
 			if int(e.idx) < len(in.Memories) {
 				in.Memories[e.idx].Export = e.name
-				x.Type = in.Memories[e.idx].String()
+				x.Type = "(memory " + in.Memories[e.idx].String() + ")"
 			}
 		case 3:
 			x.Kind, x.Type = "global", index(globals, e.idx)
@@ -433,9 +433,9 @@ func (r *reader) table() Bounds {
 func (r *reader) global() string {
 	t := r.valType()
 	if r.byte() == 1 {
-		return "(mut " + t + ")"
+		return "(global (mut " + t + "))"
 	}
-	return t
+	return "(global " + t + ")"
 }
 
 // skipConstExpr skips a global's initializer, which ends at the end opcode

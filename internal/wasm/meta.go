@@ -47,6 +47,9 @@ func readMeta(ctx context.Context, inst *instance) (*Meta, error) {
 		return nil, err
 	}
 	if err := inst.invoke(ctx, fn); err != nil {
+		if tr := (*Trap)(nil); errors.As(err, &tr) {
+			tr.Func = "plugin_meta" // its export name; the module may call it otherwise
+		}
 		return nil, err
 	}
 	return metaAt(inst.mem, uint32(inst.stack[0]))

@@ -1,6 +1,8 @@
 package wasmtest
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,4 +102,22 @@ func buildWith(t testing.TB, key, tool, install string, args func(out string) []
 	}
 	built[key] = out
 	return out
+}
+
+// Wat assembles WebAssembly text src with wabt's wat2wasm; for tests that
+// need a module no compiler would write.
+func Wat(t testing.TB, src string) string {
+	t.Helper()
+	f, err := os.CreateTemp("", "wasmtest-*.wat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(src); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	key := fmt.Sprintf("wat-%x", sha256.Sum256([]byte(src)))
+	return buildWith(t, key, "wat2wasm", "apt-get install wabt",
+		func(out string) []string { return []string{"-o", out, f.Name()} })
 }

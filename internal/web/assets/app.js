@@ -205,7 +205,8 @@
       td(p.loaded ? `${p.instances_live - p.instances_idle} busy · ${p.instances_idle} idle` : '—', 'num'))),
     8, 'No plugins.');
     $('loaded-rows').replaceChildren(...state.plugins.filter((p) => p.loaded).map((p) => el('tr', {},
-      el('td', { class: 'name', title: p.path }, p.name),
+      el('td', { class: 'name', title: p.path + (p.meta && p.meta.description ? ': ' + p.meta.description : '') },
+        p.name, p.meta && p.meta.version ? ' ' : null, p.meta && p.meta.version ? el('span', { class: 'muted' }, p.meta.version) : null),
       el('td', {}, el('code', { title: p.sha256 }, (p.sha256 || '').slice(0, 12))),
       td(fmtDur(ns(p.load_time_ns)), 'num'))));
   }

@@ -187,22 +187,26 @@ static inline void hp__flush(void) {
     }
 }
 
-static inline void hp__append(const void *data, size_t len) {
-    if (len == 0)
+static inline void hp__grow(size_t len) {
+    size_t cap = hp__out_cap ? hp__out_cap : HP__FLUSH_AT + 4096;
+    while (cap < hp__out_len + len)
+        cap *= 2;
+    uint8_t *grown = realloc(hp__out, cap);
+    if (grown == NULL) {
+        hp__oom = 1;
         return;
-    if (hp__out_len + len > hp__out_cap) {
-        size_t cap = hp__out_cap ? hp__out_cap : HP__FLUSH_AT + 4096;
-        while (cap < hp__out_len + len)
-            cap *= 2;
-        uint8_t *grown = realloc(hp__out, cap);
-        if (grown == NULL) {
-            hp__oom = 1;
-            return;
-        }
-        hp__out = grown;
-        hp__out_cap = cap;
     }
-    memcpy(hp__out + hp__out_len, data, len);
+    hp__out = grown;
+    hp__out_cap = cap;
+}
+
+static inline void hp__append(const void *data, size_t len) {
+    if (hp__out_len + len > hp__out_cap) {
+        hp__grow(len);
+        if (hp__oom)
+            return;
+    }
+    __builtin_memcpy(hp__out + hp__out_len, data, len);
     hp__out_len += len;
 }
 
@@ -216,6 +220,7 @@ static inline void hp_emit(const void *data, size_t len) {
  * its input line's terminator; one emitted from end gets the file's last
  * terminator ("\n" if none), after closing an unterminated last line. */
 static const char *hp__cur_term = "\n";
+static size_t hp__cur_term_len = 1;
 static const char *hp__last_term = "\n";
 static int hp__in_end;
 static int hp__open; /* the output ends in a line sent without terminator */
@@ -228,10 +233,9 @@ static inline void hp_emit_line(const void *line, size_t len) {
         hp__append(line, len);
         hp__append(hp__last_term, strlen(hp__last_term));
     } else {
-        size_t n = strlen(hp__cur_term);
         hp__append(line, len);
-        hp__append(hp__cur_term, n);
-        hp__open = n == 0;
+        hp__append(hp__cur_term, hp__cur_term_len);
+        hp__open = hp__cur_term_len == 0;
     }
     if (hp__out_len >= HP__FLUSH_AT)
         hp__flush();
@@ -679,6 +683,7 @@ static inline int hp__status(int rc) {
 static inline int hp__begin(const hp_plugin *pl, uint32_t len) {
     hp__out_len = 0;
     hp__cur_term = hp__last_term = "\n";
+    hp__cur_term_len = 1;
     hp__open = hp__in_end = 0;
     hp__buf[len] = 0; /* plugin_buffer keeps a byte for this */
     return hp__status(pl->begin ? pl->begin((const char *)hp__buf, len) : 0);
@@ -704,14 +709,14 @@ static inline int hp__chunk(const hp_plugin *pl, uint32_t len) {
         size_t n;
         if (nl == NULL) {
             n = (size_t)(end - p);
-            hp__cur_term = "";
+            hp__cur_term = "", hp__cur_term_len = 0;
         } else {
             n = (size_t)(nl - p);
             if (n > 0 && p[n - 1] == '\r') {
                 n--;
-                hp__cur_term = "\r\n";
+                hp__cur_term = "\r\n", hp__cur_term_len = 2;
             } else {
-                hp__cur_term = "\n";
+                hp__cur_term = "\n", hp__cur_term_len = 1;
             }
             hp__last_term = hp__cur_term;
         }

@@ -7,6 +7,7 @@
  * unless anchored with ^ and $.
  *
  * Settings: pattern (required), invert, ignore_case, as in the Go build. */
+#define _GNU_SOURCE /* memmem */
 #include <locale.h>
 #include <regex.h>
 
@@ -15,13 +16,59 @@
 static regex_t re;
 static int compiled, invert;
 
+/* A pattern without special characters is a substring to find: memmem is
+ * many times faster than musl's regexec and finds the same lines. With
+ * ignore_case only ASCII letters fold, which is also Unicode's folding
+ * except for k and s (U+212A KELVIN SIGN, U+017F LONG S), so a pattern
+ * with those goes to regexec. */
+static char literal[1024];
+static size_t literal_len;
+static int use_literal, fold;
+
+static int is_literal(const char *p, size_t n, int ignore_case) {
+    if (n >= sizeof literal)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (strchr(".[]()*+?{}|^$\\", c) || c >= 0x80 || c == 0)
+            return 0;
+        if (ignore_case && (c == 'k' || c == 'K' || c == 's' || c == 'S'))
+            return 0;
+    }
+    return 1;
+}
+
+static inline uint8_t lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+
+static int find(const uint8_t *p, size_t n) {
+    if (!fold)
+        return memmem(p, n, literal, literal_len) != NULL;
+    if (literal_len == 0)
+        return 1;
+    for (size_t i = 0; i + literal_len <= n; i++) {
+        if (lower(p[i]) != (uint8_t)literal[0])
+            continue;
+        size_t j = 1;
+        while (j < literal_len && lower(p[i + j]) == (uint8_t)literal[j])
+            j++;
+        if (j == literal_len)
+            return 1;
+    }
+    return 0;
+}
+
 static int line(uint8_t *p, size_t n) {
-    /* regexec wants a C string: the byte after the line is its terminator,
-     * or the room the SDK keeps after the buffer. */
-    uint8_t saved = p[n];
-    p[n] = 0;
-    int match = regexec(&re, (const char *)p, 0, NULL, 0) == 0;
-    p[n] = saved;
+    int match;
+    if (use_literal) {
+        match = find(p, n);
+    } else {
+        /* regexec wants a C string: the byte after the line is its
+         * terminator, or the room the SDK keeps after the buffer. */
+        uint8_t saved = p[n];
+        p[n] = 0;
+        match = regexec(&re, (const char *)p, 0, NULL, 0) == 0;
+        p[n] = saved;
+    }
     if (match != invert)
         hp_emit_line(p, n);
     return 0;
@@ -48,6 +95,13 @@ static int configure(const hp_settings *s) {
         return hp_fail_join("config key \"pattern\": error parsing regexp: ", msg, ": `", pattern, "`", (char *)NULL);
     }
     compiled = 1;
+    use_literal = is_literal(pattern, len, ignore_case);
+    fold = ignore_case;
+    if (use_literal) {
+        for (size_t i = 0; i < len; i++)
+            literal[i] = (char)(fold ? lower((uint8_t)pattern[i]) : pattern[i]);
+        literal_len = len;
+    }
     return 0;
 }
 

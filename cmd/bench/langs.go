@@ -39,11 +39,6 @@ var langsChain = []struct{ name, config string }{
 	{"grep", `{"pattern":"WARN","invert":true}`},
 }
 
-// loadsPerFigure is how many copies of a plugin are loaded, each with its
-// own engine (so each compiles, as distinct plugins do), for one memory
-// figure: more copies average out the Go heap's noise.
-const loadsPerFigure = 3
-
 func (b *bench) langsPhase(ctx context.Context, corpus []byte) error {
 	var missing []string
 	for _, pl := range langPlugins {
@@ -73,7 +68,7 @@ func (b *bench) langsPhase(ctx context.Context, corpus []byte) error {
 				return err
 			}
 			b.res.add("langs."+pl.name+"."+build+".wasm_kib", float64(st.Size())/1024)
-			mib, err := loadedMiB(ctx, path, pl.config)
+			mib, err := loadedMiB(ctx, path, pl.config, b.o.langsLoads)
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
@@ -210,12 +205,24 @@ func appendUpper(dst, s []byte) []byte {
 // loadedMiB is the host memory (resident set, after a collection) that one
 // loaded plugin adds: its compiled code, its first configured instance and
 // the runtime around them.
-func loadedMiB(ctx context.Context, path, config string) (float64, error) {
+func loadedMiB(ctx context.Context, path, config string, loads int) (float64, error) {
 	settle := func() int64 {
 		runtime.GC()
 		debug.FreeOSMemory()
 		return rssBytes()
 	}
+	// A first load and close grows the runtime's own tables and the heap's
+	// arenas, so that the figure is the plugins' and not theirs.
+	e, err := wasm.NewEngine("", nil)
+	if err != nil {
+		return 0, err
+	}
+	p, err := e.Load(ctx, wasm.Spec{Name: "p", Path: path, Config: []byte(config)})
+	if err != nil {
+		return 0, err
+	}
+	_ = p.Close(ctx)
+	_ = e.Close(ctx)
 	before := settle()
 	var engines []*wasm.Engine
 	var plugins []*wasm.Plugin
@@ -227,7 +234,7 @@ func loadedMiB(ctx context.Context, path, config string) (float64, error) {
 			_ = e.Close(ctx)
 		}
 	}()
-	for range loadsPerFigure {
+	for range loads {
 		e, err := wasm.NewEngine("", nil)
 		if err != nil {
 			return 0, err
@@ -240,7 +247,7 @@ func loadedMiB(ctx context.Context, path, config string) (float64, error) {
 		plugins = append(plugins, p)
 	}
 	after := settle()
-	return float64(after-before) / loadsPerFigure / (1 << 20), nil
+	return float64(after-before) / float64(loads) / (1 << 20), nil
 }
 
 // rssBytes is this process's resident set size.

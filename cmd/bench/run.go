@@ -35,19 +35,23 @@ type options struct {
 	large    int64 // bytes of the large file
 	// langsSize is the input of each plugin in the langs phase (langs.go).
 	langsSize int64
-	paced     int // files dropped one by one at rate, for latency at rest; 0 skips
-	rate      float64
-	reps      int
-	workers   int // host workers; the baselines handle inFlight() files at once
-	settle    time.Duration
-	startup   int // plugin entries loaded by the start-up figure
-	timeout   time.Duration
-	phases    map[string]bool
-	jsonOut   string
-	tmp       string
-	keep      bool
-	quick     bool
-	progress  io.Writer
+	// langsLoads is how many copies of a plugin are loaded, each with its
+	// own engine (so each compiles, as distinct plugins do), for one
+	// memory figure: more copies average out the Go heap's noise.
+	langsLoads int
+	paced      int // files dropped one by one at rate, for latency at rest; 0 skips
+	rate       float64
+	reps       int
+	workers    int // host workers; the baselines handle inFlight() files at once
+	settle     time.Duration
+	startup    int // plugin entries loaded by the start-up figure
+	timeout    time.Duration
+	phases     map[string]bool
+	jsonOut    string
+	tmp        string
+	keep       bool
+	quick      bool
+	progress   io.Writer
 	// ctimeOnly takes every processed time from the file's ctime, to
 	// cross-check the host's log and the native mover's own stamps.
 	ctimeOnly bool
@@ -80,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Var((*sizeFlag)(&o.fileSize), "file-size", "size of each small file (bytes, or with KiB, MiB, GiB)")
 	fs.Var((*sizeFlag)(&o.large), "large", "size of the large file (bytes, or with KiB, MiB, GiB)")
 	fs.Var((*sizeFlag)(&o.langsSize), "langs-size", "input of each plugin in the langs phase, C against Go builds (bytes, or with KiB, MiB, GiB)")
+	fs.IntVar(&o.langsLoads, "langs-loads", 8, "copies of each plugin loaded at once for its memory figure in the langs phase")
 	fs.IntVar(&o.paced, "paced", 100, "files dropped one at a time at -rate, for latency on an idle host; 0 skips")
 	fs.Float64Var(&o.rate, "rate", 10, "drops per second in the paced run: below every system's capacity, so nothing queues")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of each measurement; figures are medians")
@@ -135,8 +140,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	switch {
 	case len(o.chain) == 0:
 		return nil, errors.New("-chain: no plugins")
-	case o.files < 1, o.reps < 1, o.workers < 1, o.startup < 1:
-		return nil, errors.New("-files, -reps, -workers and -startup-plugins must be at least 1")
+	case o.files < 1, o.reps < 1, o.workers < 1, o.startup < 1, o.langsLoads < 1:
+		return nil, errors.New("-files, -reps, -workers, -startup-plugins and -langs-loads must be at least 1")
 	case o.fileSize < 1, o.large < 1, o.langsSize < 1:
 		return nil, errors.New("-file-size, -large and -langs-size must be at least 1 byte")
 	case o.paced < 0, o.paced > 0 && o.rate <= 0:

@@ -288,7 +288,7 @@ func (r *Results) langsTable(w io.Writer) {
 	if _, ok := r.Figures["langs.chain.native.mb_per_s"]; !ok {
 		return
 	}
-	fmt.Fprintf(w, "\nplugins in C against their Go builds (%s of log text, one plugin at a time, in process):\n", formatSize(int64(r.Params["langs_bytes"].(int))))
+	fmt.Fprintf(w, "\nplugins in C against their Go builds (%.1f MiB of log text, one plugin at a time, in process):\n", float64(r.Params["langs_bytes"].(int))/(1<<20))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, pad("plugin")+"\tGo MB/s\tC MB/s\tC÷Go\tGo .wasm KiB\tC .wasm KiB\tC÷Go\tGo MiB loaded\tC MiB loaded\tC÷Go\t")
 	for _, pl := range langPlugins {

@@ -273,7 +273,8 @@ func TestPluginInspect(t *testing.T) {
 func TestCheckShowsPluginMetadata(t *testing.T) {
 	dir := project(t, config)
 	r := runHost(t, dir, nil, "--check")
-	if r.code != 0 || !strings.Contains(r.stdout, "(upper 1.0.0; Upper-cases every line") {
+	if r.code != 0 || !strings.Contains(r.stdout, "loaded in ") ||
+		!strings.Contains(r.stdout, "(upper 1.0.0: Upper-cases every line by Unicode rules; bytes that are not UTF-8 pass through.)\n") {
 		t.Errorf("--check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -441,29 +441,34 @@ func orNone(s string) string {
 	return s
 }
 
-// metaText is a plugin's metadata on one line, for host --check.
+// metaText is a plugin's metadata on one line, for host --check:
+// " (NAME VERSION: DESCRIPTION Settings: A, B.)", parts left out when
+// not declared.
 func metaText(m *wasm.Meta) string {
 	if m == nil {
 		return ""
 	}
-	var parts []string
-	if id := strings.TrimSpace(m.Name + " " + m.Version); id != "" {
-		parts = append(parts, id)
-	}
+	s := strings.TrimSpace(m.Name + " " + m.Version)
 	if m.Description != "" {
-		parts = append(parts, m.Description)
+		if s != "" {
+			s += ": "
+		}
+		s += m.Description
 	}
 	if len(m.Settings) > 0 {
 		names := make([]string, len(m.Settings))
-		for i, s := range m.Settings {
-			names[i] = s.Name
+		for i, st := range m.Settings {
+			names[i] = st.Name
 		}
-		parts = append(parts, "settings: "+strings.Join(names, ", "))
+		if s != "" {
+			s += " "
+		}
+		s += "Settings: " + strings.Join(names, ", ") + "."
 	}
-	if len(parts) == 0 {
+	if s == "" {
 		return ""
 	}
-	return " (" + strings.Join(parts, "; ") + ")"
+	return " (" + s + ")"
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -61,7 +61,7 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 	var cli CLI
 	parser, err := kong.New(&cli,
 		kong.Name("host"),
-		kong.Description("Run files through chains of WebAssembly plugins: one file with --input, or every file dropped into the watched folders with --watch. See README.md and docs/."),
+		kong.Description("Run files through chains of WebAssembly plugins: one file with --input, or every file dropped into the watched folders with --watch. See README.md and docs/. Tools for plugin authors: host plugin --help."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exitCode(c)) }),
 		kong.Vars{"version": "host " + host.VersionString()},

@@ -57,6 +57,9 @@ type Bounds struct {
 // returns must not hang an inspection.
 const inspectTimeout = 10 * time.Second
 
+// inspectMaxPages is 1 GiB, host.DefaultMaxMemory, in 64 KiB pages.
+const inspectMaxPages = 1 << 30 / 65536
+
 // Inspect reads bin's sections, then starts one instance in the host's
 // sandbox to ask its ABI version and metadata. A malformed binary is an
 // error; a well-formed module that is not a loadable plugin gets its
@@ -78,7 +81,10 @@ func Inspect(ctx context.Context, bin []byte) (*Inspection, error) {
 func start(ctx context.Context, bin []byte, in *Inspection) error {
 	ctx, cancel := context.WithTimeout(ctx, inspectTimeout)
 	defer cancel()
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	// The host's default max_memory, so a module that asks for more at
+	// start fails as its load would, instead of taking the memory.
+	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(inspectMaxPages)
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer rt.Close(context.Background())
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		return err

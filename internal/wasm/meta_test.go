@@ -176,6 +176,14 @@ func TestInspect(t *testing.T) {
 	if !strings.Contains(in.Problem, "does not export plugin_") {
 		t.Errorf("problem = %q", in.Problem)
 	}
+	// A module that asks for more memory than max_memory's default at
+	// start is refused, not given it.
+	huge, _ := os.ReadFile(wasmtest.Wat(t, `(module (memory 20000))`))
+	if in, err := wasm.Inspect(context.Background(), huge); err != nil {
+		t.Error(err)
+	} else if !strings.Contains(in.Problem, "over limit of 16384 pages") {
+		t.Errorf("a 1.2 GiB initial memory: problem %q", in.Problem)
+	}
 	for _, bad := range [][]byte{[]byte("\x00asm\x02\x00\x00\x00"), []byte("\x00asm\x01\x00\x00\x00\x01\x05\x01"), []byte("MZ")} {
 		if _, err := wasm.Inspect(context.Background(), bad); err == nil {
 			t.Errorf("Inspect(%q) gave no error", bad)

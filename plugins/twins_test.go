@@ -30,7 +30,8 @@ func TestTwins(t *testing.T) {
 		{name: "upper", other: func(t testing.TB) string { return wasmtest.BuildC(t, "upper") },
 			cfgs: []string{"{}"}, input: textInputs},
 		{name: "trim", other: func(t testing.TB) string { return wasmtest.BuildC(t, "trim") },
-			cfgs:  []string{"{}", `{"chars":" \t."}`, `{"chars":"-"}`, `{"chars":"ä€ \u00a0x"}`, `{"chars":"\ufffd"}`},
+			cfgs:  []string{"{}", `{"chars":" \t."}`, `{"chars":"-"}`, `{"chars":"ä€ \u00a0x"}`, `{"chars":"\ufffd"}`,
+				`{"chars":"\u003c\u003e\u0026\"\\\t\ud83d\ude00\/ "}`, `{"chars":"x","chars":" "}`},
 			input: textInputs},
 		{name: "trim", other: func(t testing.TB) string { return wasmtest.BuildRust(t, "trim") },
 			cfgs: []string{"{}"}, input: textInputs},
@@ -104,6 +105,10 @@ func TestTwinsRefuseAlike(t *testing.T) {
 		{"grep", `{"pattern":"a","invert":"yes"}`, `config key "invert": want true or false, got yes (string)`},
 		{"grep", `{"pattern":"a","ignore_case":[1]}`, `config key "ignore_case": want true or false, got [1] ([]interface {})`},
 		{"grep", `{"pattern":"a","ignorecase":true}`, `unknown config key "ignorecase" (settings of this plugin: pattern, invert, ignore_case)`},
+		{"grep", `{"pattern":"a","nested":{"x":[1,{"y":null}]},"b":-1.5e3}`, `unknown config key "b" (settings of this plugin: pattern, invert, ignore_case)`},
+		{"grep", `{"pattern":}`, `config is not a JSON object`},
+		{"grep", `{"pattern":"a"} x`, `config is not a JSON object`},
+		{"grep", `[1]`, `config is not a JSON object`},
 	}
 	e := engine(t)
 	for _, c := range cases {

@@ -59,6 +59,13 @@ func (b *bench) langsPhase(ctx context.Context, corpus []byte) error {
 	}
 	b.res.Params["langs_bytes"] = len(in)
 	lim := wasm.Limits{ChunkSize: 64 << 10, MaxLine: 16 << 20}
+	// One engine for the speed runs, so each plugin compiles once for all
+	// of them; the memory figures load through engines of their own.
+	e, err := wasm.NewEngine("", nil)
+	if err != nil {
+		return err
+	}
+	defer e.Close(ctx)
 	for _, pl := range langPlugins {
 		sums := map[string][32]byte{}
 		for _, build := range []string{"go", "c"} {
@@ -76,7 +83,7 @@ func (b *bench) langsPhase(ctx context.Context, corpus []byte) error {
 		}
 		for rep := 1; rep <= b.o.reps; rep++ {
 			for _, build := range inTurn([]string{"go", "c"}, rep) {
-				mbps, sum, err := chainMBps(ctx, []string{b.langPath(build, pl.name)}, []string{pl.config}, in, lim)
+				mbps, sum, err := chainMBps(ctx, e, []string{b.langPath(build, pl.name)}, []string{pl.config}, in, lim)
 				if err != nil {
 					return fmt.Errorf("%s build of %s: %w", build, pl.name, err)
 				}
@@ -103,7 +110,7 @@ func (b *bench) langsPhase(ctx context.Context, corpus []byte) error {
 			if sys == "native" {
 				mbps, sum = nativeChainMBps(in)
 			} else {
-				mbps, sum, err = chainMBps(ctx, paths[sys], configs, in, lim)
+				mbps, sum, err = chainMBps(ctx, e, paths[sys], configs, in, lim)
 			}
 			if err != nil {
 				return fmt.Errorf("%s chain: %w", sys, err)
@@ -124,15 +131,10 @@ func (b *bench) langPath(build, name string) string {
 	return filepath.Join(b.o.plugins, name+".wasm")
 }
 
-// chainMBps runs in through the plugins at paths, loaded with configs, as
+// chainMBps runs in through the plugins at paths, loaded by e with configs, as
 // the host does for one file, and returns MB/s and the output's SHA-256.
 // Loading is not timed.
-func chainMBps(ctx context.Context, paths, configs []string, in []byte, lim wasm.Limits) (float64, [32]byte, error) {
-	e, err := wasm.NewEngine("", nil)
-	if err != nil {
-		return 0, [32]byte{}, err
-	}
-	defer e.Close(ctx)
+func chainMBps(ctx context.Context, e *wasm.Engine, paths, configs []string, in []byte, lim wasm.Limits) (float64, [32]byte, error) {
 	var chain []*wasm.Plugin
 	defer func() {
 		for _, p := range chain {

@@ -24,7 +24,11 @@ RUSTC     ?= $(shell for r in rustc /usr/bin/rustc; do d=$$($$r --print target-l
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/filehost/host/host.Version=$(VERSION)
 
-.PHONY: build plugins c-plugins wat-plugins rust-plugins test run input watch check clean bench vet fmt
+DOCKER      ?= docker
+IMAGE       ?= filehost/host:$(VERSION)
+DOCKER_DIR  ?= bin/docker
+
+.PHONY: build plugins c-plugins wat-plugins rust-plugins test run input watch check clean bench vet fmt docker docker-inputs
 
 build: $(BIN) plugins
 
@@ -85,6 +89,25 @@ check: build
 # Empty processed/ and failed/, keeping the folders.
 clean:
 	find watch_dir/processed watch_dir/failed -mindepth 1 ! -name .gitkeep -delete
+
+# The image's inputs, in $(DOCKER_DIR): a static host binary, the example
+# plugins, the config and the folders, owned by the image's user. Built
+# without Docker, so it is tested where no engine runs (cmd/host/deploy_test.go).
+docker-inputs: plugins
+	rm -rf $(DOCKER_DIR)
+	mkdir -p $(DOCKER_DIR)/plugins $(DOCKER_DIR)/.cache/wazero \
+		$(DOCKER_DIR)/watch_dir/unprocessed $(DOCKER_DIR)/watch_dir/underprocess \
+		$(DOCKER_DIR)/watch_dir/processed $(DOCKER_DIR)/watch_dir/failed
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(DOCKER_DIR)/host ./cmd/host
+	cp $(PLUGINS) $(DOCKER_DIR)/plugins/
+	cp config.toml $(DOCKER_DIR)/config.toml
+	cp deploy/Dockerfile $(DOCKER_DIR)/Dockerfile
+	printf 'Dockerfile\n.dockerignore\n' > $(DOCKER_DIR)/.dockerignore
+
+# A small image: make docker IMAGE=name:tag. Run it with
+#   docker run -v "$$PWD/watch_dir:/app/watch_dir" -p 5000:5000 -e HOST_DASHBOARD_TOKEN=secret IMAGE
+docker: docker-inputs
+	$(DOCKER) build -t $(IMAGE) $(DOCKER_DIR)
 
 bench: build
 	$(GO) run ./cmd/bench

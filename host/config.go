@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
-	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -14,6 +15,10 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/filehost/host/internal/tracker"
+	"github.com/filehost/host/internal/wasm"
+	"github.com/filehost/host/internal/watch"
 )
 
 // Config is the host's configuration, read from config.toml
@@ -31,6 +36,8 @@ type Config struct {
 	Limits   LimitsConfig            `toml:"limits"`
 	Run      RunConfig               `toml:"run"`
 	Web      DashboardConfig         `toml:"dashboard"`
+	// Retention deletes old results and failures (retention.go).
+	Retention RetentionConfig `toml:"retention"`
 
 	// File is the config file the values came from, for messages.
 	File string `toml:"-"`
@@ -79,21 +86,32 @@ type DashboardConfig struct {
 // WatchConfig is one watched folder: DIR/unprocessed is watched, and DIR's
 // underprocess/, processed/ and failed/ hold files in their later states.
 type WatchConfig struct {
-	Dir string `toml:"dir"`
+	Dir string `toml:"dir" desc:"a folder path"`
 	// Pipelines lists the pipelines tried for this folder's files, in
 	// order; empty means all pipelines, in config order.
-	Pipelines []string `toml:"pipelines"`
+	Pipelines []string `toml:"pipelines" desc:"a list of pipeline names"`
 	// Archive keeps each input in DIR/archive/ once its result is in
 	// processed/, instead of deleting it.
 	Archive bool `toml:"archive"`
 }
 
-// PipelineConfig is an ordered chain of plugins for files whose base name
-// matches one of Match's globs (path.Match syntax; empty means all).
+// PipelineConfig is an ordered chain of plugins for the files it takes:
+// those whose base name matches one of Match's globs (path.Match syntax)
+// and whose first bytes match Content and MIME (match.go). An empty
+// criterion takes every file.
 type PipelineConfig struct {
-	Name    string   `toml:"name"`
-	Match   []string `toml:"match"`
-	Plugins []string `toml:"plugins"`
+	Name  string   `toml:"name" desc:"a name in quotes"`
+	Match []string `toml:"match" desc:"a list of globs, such as [\"*.csv\"]"`
+	// Content is "text", "binary" or "any" (also ""): the kind of the
+	// file's first bytes.
+	Content string `toml:"content" desc:"\"text\", \"binary\" or \"any\""`
+	// MIME lists MIME types ("image/png") or families ("image/*") sniffed
+	// from the file's first bytes.
+	MIME    []string `toml:"mime" desc:"a list of MIME types, such as [\"text/*\"]"`
+	Plugins []string `toml:"plugins" desc:"a list of plugin names"`
+	// Output names the result from the input's name (ResultName); "" keeps
+	// the input's name.
+	Output string `toml:"output" desc:"a name pattern, such as \"{stem}.jsonl\""`
 }
 
 // PluginConfig is a plugin entry: needed only for settings or a .wasm
@@ -111,29 +129,34 @@ type LimitsConfig struct {
 	MaxLine   ByteSize `toml:"max_line"`
 }
 
-// DefaultConfig is the configuration a file's values are laid on.
+// DefaultConfig is the configuration a file's values are laid on. It is
+// the one place each default is written; the engine packages' own
+// defaults are referred to, not repeated.
 func DefaultConfig() Config {
 	return Config{
 		PluginDir: "plugins",
 		CacheDir:  ".cache/wazero",
 		Limits: LimitsConfig{
-			ChunkSize: 64 << 10,
-			MaxLine:   16 << 20,
+			ChunkSize: ByteSize(wasm.DefaultLimits.ChunkSize),
+			MaxLine:   ByteSize(wasm.DefaultLimits.MaxLine),
 		},
 		Run: RunConfig{
-			Queue:      10000,
+			Queue:      watch.DefaultMaxTracked,
 			Settle:     Duration(time.Second),
 			Rescan:     Duration(time.Minute),
 			Retries:    3,
 			RetryDelay: Duration(time.Second),
 			Grace:      Duration(30 * time.Second),
-			History:    10000,
+			History:    tracker.DefaultHistory,
 			Sync:       true,
 		},
 		Web: DashboardConfig{
 			Enabled:   true,
 			Addr:      "127.0.0.1:5000",
 			MaxUpload: 1 << 30,
+		},
+		Retention: RetentionConfig{
+			Every: Duration(10 * time.Minute),
 		},
 	}
 }
@@ -186,12 +209,11 @@ func LoadConfig(file string) (Config, error) {
 	return ParseConfig(file, src)
 }
 
-// ParseConfig is LoadConfig for a file already read.
+// ParseConfig is LoadConfig for a file already read. A TOML syntax error
+// stops at once; every other problem is collected, in line order.
 func ParseConfig(file string, src []byte) (Config, error) {
-	cfg := DefaultConfig()
-	cfg.File = file
-	md, err := toml.Decode(string(src), &cfg)
-	if err != nil {
+	var tree map[string]any
+	if _, err := toml.Decode(string(src), &tree); err != nil {
 		ce := &ConfigError{File: file, Msg: err.Error()}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
@@ -200,23 +222,18 @@ func ParseConfig(file string, src []byte) (Config, error) {
 			if pe.LastKey != "" {
 				ce.Key = pe.LastKey
 			}
-		} else if m := decodeErrRE.FindStringSubmatch(err.Error()); m != nil {
-			ce.Line, _ = strconv.Atoi(m[1])
-			ce.Key, ce.Msg = m[2], m[3]
 		}
 		return Config{}, ConfigErrors{ce}
 	}
-	var errs ConfigErrors
-	for _, key := range md.Undecoded() {
-		// Plugin settings are the plugin's to check.
-		if len(key) >= 3 && key[0] == "plugins" && key[2] == "config" {
-			continue
-		}
-		errs = append(errs, &ConfigError{File: file, Key: key.String(), Line: lineOf(src, key), Msg: "unknown key"})
-	}
+	cfg := DefaultConfig()
+	cfg.File = file
+	d := &decoder{file: file, lines: keyLines(src)}
+	d.decode("", tree, reflect.ValueOf(&cfg).Elem())
 	cfg.resolve(filepath.Dir(file))
-	errs = append(errs, cfg.check(src)...)
+	errs := append(d.errs, cfg.check(d.lines, d.failed)...)
 	if len(errs) > 0 {
+		// Stable: problems on one line keep the order they were found in.
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 		return Config{}, errs
 	}
 	return cfg, nil
@@ -249,186 +266,22 @@ func (c *Config) resolve(dir string) {
 	}
 }
 
-// decodeErrRE takes apart BurntSushi/toml's type errors, which carry a
-// line and key only in their text.
-var decodeErrRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
-
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-
-func (c *Config) check(src []byte) ConfigErrors {
-	var errs ConfigErrors
-	bad := func(key []string, format string, args ...any) {
-		errs = append(errs, &ConfigError{File: c.File, Key: strings.Join(key, "."), Line: lineOf(src, key), Msg: fmt.Sprintf(format, args...)})
-	}
-	if c.Limits.ChunkSize < 1<<10 {
-		bad([]string{"limits", "chunk_size"}, "must be at least 1KiB, is %d", c.Limits.ChunkSize)
-	}
-	if c.Limits.MaxLine < c.Limits.ChunkSize {
-		bad([]string{"limits", "max_line"}, "must be at least chunk_size (%d), is %d", c.Limits.ChunkSize, c.Limits.MaxLine)
-	}
-	if c.Limits.MaxLine > 1<<30 {
-		bad([]string{"limits", "max_line"}, "must be at most 1GiB, is %d", c.Limits.MaxLine)
-	}
-	if c.Run.Workers < 0 {
-		bad([]string{"run", "workers"}, "must not be negative")
-	}
-	if c.Run.Queue < 1 {
-		bad([]string{"run", "queue"}, "must be at least 1")
-	}
-	if c.Run.Retries < 0 {
-		bad([]string{"run", "retries"}, "must not be negative")
-	}
-	if c.Run.History < 1 {
-		bad([]string{"run", "history"}, "must be at least 1")
-	}
-	for key, d := range map[string]Duration{"settle": c.Run.Settle, "rescan": c.Run.Rescan, "poll": c.Run.Poll, "retry_delay": c.Run.RetryDelay, "grace": c.Run.Grace} {
-		if d < 0 {
-			bad([]string{"run", key}, "must not be negative")
-		}
-	}
-	if c.Web.Enabled && c.Web.Addr == "" {
-		bad([]string{"dashboard", "addr"}, "must be set when the dashboard is enabled (e.g. \"127.0.0.1:5000\")")
-	}
-	if c.Web.MaxUpload < 0 {
-		bad([]string{"dashboard", "max_upload"}, "must not be negative")
-	}
-	names := map[string]bool{}
-	if len(c.Pipeline) == 0 {
-		bad(nil, "no [[pipeline]] defined: add one with a name and a list of plugins")
-	}
-	for i, p := range c.Pipeline {
-		key := []string{"pipeline", p.Name}
-		switch {
-		case p.Name == "":
-			bad([]string{"pipeline", strconv.Itoa(i), "name"}, "pipeline %d has no name", i+1)
-		case names[p.Name]:
-			bad(append(key, "name"), "pipeline %q defined twice", p.Name)
-		}
-		names[p.Name] = true
-		for _, g := range p.Match {
-			if _, err := path.Match(g, ""); err != nil {
-				bad(append(key, "match"), "bad glob %q: %v", g, err)
-			}
-		}
-		for _, pl := range p.Plugins {
-			if _, ok := c.Plugins[pl]; ok {
-				continue
-			}
-			if !nameRE.MatchString(pl) {
-				bad(append(key, "plugins"), "bad plugin name %q", pl)
-				continue
-			}
-			if _, err := os.Stat(filepath.Join(c.PluginDir, pl+".wasm")); err != nil {
-				bad(append(key, "plugins"), "unknown plugin %q: no [plugins.%s] entry and no %s", pl, pl, filepath.Join(c.PluginDir, pl+".wasm"))
-			}
-		}
-	}
-	dirs := map[string]bool{}
-	for i, w := range c.Watch {
-		key := []string{"watch", strconv.Itoa(i)}
-		if w.Dir == "" {
-			bad(append(key, "dir"), "watch folder %d has no dir", i+1)
-		}
-		if dirs[w.Dir] {
-			bad(append(key, "dir"), "folder %s watched twice", w.Dir)
-		}
-		dirs[w.Dir] = true
-		for _, name := range w.Pipelines {
-			if !names[name] {
-				bad(append(key, "pipelines"), "unknown pipeline %q", name)
-			}
-		}
-	}
-	pluginNames := make([]string, 0, len(c.Plugins))
-	for name := range c.Plugins {
-		pluginNames = append(pluginNames, name)
-	}
-	sort.Strings(pluginNames)
-	for _, name := range pluginNames {
-		pc := c.Plugins[name]
-		key := []string{"plugins", name}
-		if !nameRE.MatchString(name) {
-			bad(key, "bad plugin name %q: use letters, digits, '_', '-' and '.'", name)
-		}
-		if _, err := os.Stat(pc.Path); err != nil {
-			bad(append(key, "path"), "%v", err)
-		}
-		if pc.Timeout < 0 {
-			bad(append(key, "timeout"), "must not be negative")
-		}
-		if pc.MaxMemory != 0 && (pc.MaxMemory < 1<<20 || pc.MaxMemory > 4<<30) {
-			bad(append(key, "max_memory"), "must be between 1MiB and 4GiB (0 or unset: 1GiB)")
-		}
-		if _, err := json.Marshal(pc.Config); err != nil {
-			bad(append(key, "config"), "cannot be passed to the plugin: %v", err)
-		}
-	}
-	return errs
-}
-
-// PipelineFor returns the pipeline for a file named name in watch folder w:
-// the first of the folder's pipelines whose globs match, or nil.
-func (c *Config) PipelineFor(w WatchConfig, name string) *PipelineConfig {
-	try := func(p *PipelineConfig) bool {
-		if len(p.Match) == 0 {
-			return true
-		}
-		for _, g := range p.Match {
-			if ok, _ := path.Match(g, name); ok {
-				return true
-			}
-		}
-		return false
-	}
-	if len(w.Pipelines) == 0 {
-		for i := range c.Pipeline {
-			if try(&c.Pipeline[i]) {
-				return &c.Pipeline[i]
-			}
-		}
-		return nil
-	}
-	for _, pn := range w.Pipelines {
-		for i := range c.Pipeline {
-			if c.Pipeline[i].Name == pn && try(&c.Pipeline[i]) {
-				return &c.Pipeline[i]
-			}
-		}
-	}
-	return nil
-}
-
-// lineOf finds the line where key is set, as well as a text search can:
-// BurntSushi/toml does not expose key positions.
-func lineOf(src []byte, key []string) int {
-	if len(key) == 0 {
-		return 0
-	}
-	last := key[len(key)-1]
-	lines := strings.Split(string(src), "\n")
-	keyRE := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(last) + `"?\s*=`)
-	tableRE := regexp.MustCompile(`^\s*\[+\s*` + regexp.QuoteMeta(strings.Join(key, ".")) + `\s*\]+`)
-	// Prefer a key inside its table: find the table header first.
-	start := 0
-	if len(key) > 1 {
-		parent := regexp.MustCompile(`^\s*\[+\s*` + regexp.QuoteMeta(strings.Join(key[:len(key)-1], ".")) + `\s*\]+`)
-		for i, l := range lines {
-			if parent.MatchString(l) {
-				start = i
-				break
-			}
-		}
-	}
-	for i := start; i < len(lines); i++ {
-		if keyRE.MatchString(lines[i]) || tableRE.MatchString(lines[i]) {
-			return i + 1
-		}
-	}
-	return 0
-}
-
 // Duration is a time.Duration written as a string such as "30s".
 type Duration time.Duration
+
+// UnmarshalTOML implements toml.Unmarshaler. A bare number is refused,
+// even 0: it has no unit.
+func (d *Duration) UnmarshalTOML(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		hint := ""
+		if _, num := v.(int64); num {
+			hint = ` (a bare number has no unit: write "0s", "30s", "5m")`
+		}
+		return fmt.Errorf(`must be a duration in quotes, such as "30s", got %s%s`, describeValue(v), hint)
+	}
+	return d.UnmarshalText([]byte(s))
+}
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (d *Duration) UnmarshalText(b []byte) error {
@@ -451,6 +304,9 @@ type ByteSize int64
 func (s *ByteSize) UnmarshalTOML(v any) error {
 	switch v := v.(type) {
 	case int64:
+		if v < 0 {
+			return fmt.Errorf("must not be negative, is %d", v)
+		}
 		*s = ByteSize(v)
 		return nil
 	case string:
@@ -461,7 +317,7 @@ func (s *ByteSize) UnmarshalTOML(v any) error {
 		*s = n
 		return nil
 	}
-	return fmt.Errorf("want a size like 65536 or \"64KiB\", got %v", v)
+	return fmt.Errorf(`must be a size such as 65536 or "64KiB", got %s`, describeValue(v))
 }
 
 var sizeRE = regexp.MustCompile(`^\s*(\d+)\s*([KMGT]i?B|[kMGT]B|B)?\s*$`)
@@ -472,13 +328,13 @@ func ParseByteSize(s string) (ByteSize, error) {
 	if m == nil {
 		return 0, fmt.Errorf("bad size %q (want e.g. 65536, \"64KiB\", \"16MiB\", \"1GiB\")", s)
 	}
-	n, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("bad size %q: %v", s, err)
-	}
 	mult := map[string]int64{"": 1, "B": 1,
 		"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
 		"kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}[m[2]]
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size %q is too large (at most 8EiB)", s)
+	}
 	return ByteSize(n * mult), nil
 }
 

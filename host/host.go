@@ -45,8 +45,16 @@ type Host struct {
 	engine    *wasm.Engine
 	plugins   map[string]*wasm.Plugin
 	pipelines map[string][]*wasm.Plugin
+	// specs are the plugins' specs as loaded, to tell on a reload which
+	// plugins are unchanged.
+	specs map[string]wasm.Spec
 	// instances is how many idle instances each plugin keeps.
 	instances int
+	// owned is set once a Service has taken the host over: the service
+	// then closes its plugins and engine, and Close does nothing.
+	owned bool
+	// forced is Options.Pipeline.
+	forced string
 }
 
 // Options tune a Host beyond its config.
@@ -59,17 +67,14 @@ type Options struct {
 	// plugins: one file needs one pipeline, and each plugin costs start-up
 	// time and tens of MiB of memory.
 	Pipelines []string
+	// Pipeline, when set, is used for every file instead of the pipeline
+	// chosen by name and content (host --pipeline NAME).
+	Pipeline string
 }
 
 // New loads every plugin the config names and returns a ready host. A
 // plugin that fails to load is an error naming it.
 func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Instances <= 0 {
-		opts.Instances = 1
-	}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("cache_dir: %w", err)
@@ -79,13 +84,36 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	h, err := load(ctx, engine, cfg, opts, nil)
+	if err != nil {
+		_ = engine.Close(ctx)
+		return nil, err
+	}
+	return h, nil
+}
+
+// load builds a host on engine. reuse, if set, may return an already
+// loaded plugin for a spec (a reload's unchanged plugins); the rest are
+// loaded. On error, the plugins it loaded are closed, reused ones are not.
+func load(ctx context.Context, engine *wasm.Engine, cfg Config, opts Options, reuse func(wasm.Spec) *wasm.Plugin) (*Host, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Instances <= 0 {
+		opts.Instances = 1
+	}
+	if _, ok := cfg.pipeline(opts.Pipeline); opts.Pipeline != "" && !ok {
+		return nil, fmt.Errorf("unknown pipeline %q", opts.Pipeline)
+	}
 	h := &Host{
 		cfg:       cfg,
 		logger:    opts.Logger,
 		engine:    engine,
 		plugins:   map[string]*wasm.Plugin{},
 		pipelines: map[string][]*wasm.Plugin{},
+		specs:     map[string]wasm.Spec{},
 		instances: opts.Instances,
+		forced:    opts.Pipeline,
 	}
 	names := cfg.pluginNames()
 	if opts.Pipelines != nil {
@@ -100,18 +128,26 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 		slices.Sort(names)
 		names = slices.Compact(names)
 	}
-	loaded, err := loadAll(ctx, engine, cfg, names, opts.Instances)
-	for i, p := range loaded {
-		if p != nil {
-			h.plugins[names[i]] = p
-		}
+	specs := make([]wasm.Spec, len(names))
+	for i, name := range names {
+		// A file holds one instance per use of the plugin in its pipeline.
+		specs[i] = cfg.spec(name, opts.Instances*cfg.maxUses(name))
+		h.specs[name] = specs[i]
 	}
+	loaded, reused, err := loadAll(ctx, engine, specs, reuse)
 	if err != nil {
-		_ = h.Close()
+		for i, p := range loaded {
+			if p != nil && !reused[i] {
+				_ = p.Close(ctx)
+			}
+		}
 		return nil, err
 	}
-	for _, p := range loaded {
-		opts.Logger.Debug("plugin loaded", "plugin", p.Name(), "path", p.Path(), "sha256", p.SHA256(), "load_time", p.LoadTime())
+	for i, p := range loaded {
+		h.plugins[names[i]] = p
+		if !reused[i] {
+			opts.Logger.Debug("plugin loaded", "plugin", p.Name(), "path", p.Path(), "sha256", p.SHA256(), "load_time", p.LoadTime())
+		}
 	}
 	for _, pc := range cfg.Pipeline {
 		chain := make([]*wasm.Plugin, len(pc.Plugins))
@@ -123,21 +159,28 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 	return h, nil
 }
 
-// loadAll loads the named plugins, several at a time: compiling a module
-// and starting its first instance each keep one core busy. Entries that
-// share a .wasm load one after another, so the first compiles it and the
-// rest find it in the compilation cache. The error is the first by name.
-func loadAll(ctx context.Context, engine *wasm.Engine, cfg Config, names []string, instances int) ([]*wasm.Plugin, error) {
-	loaded := make([]*wasm.Plugin, len(names))
-	errs := make([]error, len(names))
+// loadAll loads the plugins of specs, several at a time: compiling a
+// module and starting its first instance each keep one core busy. Specs
+// that share a .wasm load one after another, so the first compiles it and
+// the rest find it in the compilation cache. The error is the first by
+// name.
+func loadAll(ctx context.Context, engine *wasm.Engine, specs []wasm.Spec, reuse func(wasm.Spec) *wasm.Plugin) ([]*wasm.Plugin, []bool, error) {
+	loaded := make([]*wasm.Plugin, len(specs))
+	reused := make([]bool, len(specs))
+	errs := make([]error, len(specs))
 	byPath := map[string][]int{}
 	var paths []string
-	for i, name := range names {
-		path := cfg.spec(name, 1).Path
-		if _, ok := byPath[path]; !ok {
-			paths = append(paths, path)
+	for i, spec := range specs {
+		if reuse != nil {
+			if p := reuse(spec); p != nil {
+				loaded[i], reused[i] = p, true
+				continue
+			}
 		}
-		byPath[path] = append(byPath[path], i)
+		if _, ok := byPath[spec.Path]; !ok {
+			paths = append(paths, spec.Path)
+		}
+		byPath[spec.Path] = append(byPath[spec.Path], i)
 	}
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -146,18 +189,21 @@ func loadAll(ctx context.Context, engine *wasm.Engine, cfg Config, names []strin
 			slots <- struct{}{}
 			defer func() { <-slots }()
 			for _, i := range byPath[path] {
-				// A file holds one instance per use of the plugin in its pipeline.
-				loaded[i], errs[i] = engine.Load(ctx, cfg.spec(names[i], instances*cfg.maxUses(names[i])))
+				loaded[i], errs[i] = engine.Load(ctx, specs[i])
 			}
 		})
 	}
 	wg.Wait()
+	return loaded, reused, firstErr(errs)
+}
+
+func firstErr(errs []error) error {
 	for _, err := range errs {
 		if err != nil {
-			return loaded, err
+			return err
 		}
 	}
-	return loaded, nil
+	return nil
 }
 
 // pluginNames lists every plugin used by a pipeline or given an entry,
@@ -232,8 +278,16 @@ func (h *Host) Plugins() []*wasm.Plugin {
 	return out
 }
 
-// Close releases every plugin and the compilation cache.
+// Close releases every plugin and the compilation cache, unless a
+// Service has taken the host over (NewService), which then does.
 func (h *Host) Close() error {
+	if h.owned {
+		return nil
+	}
+	return h.close()
+}
+
+func (h *Host) close() error {
 	ctx := context.Background()
 	var errs []error
 	for _, p := range h.plugins {
@@ -274,8 +328,8 @@ func (h *Host) Process(ctx context.Context, pipeline, name string, r io.Reader, 
 	}, err
 }
 
-// ErrNoPipeline fails a file that no pipeline's globs match.
-var ErrNoPipeline = errors.New("no pipeline matches the file name")
+// ErrNoPipeline fails a file that no pipeline takes (by name or content).
+var ErrNoPipeline = errors.New("no pipeline takes the file")
 
 // FileError is a file that failed, with where it went.
 type FileError struct {
@@ -310,73 +364,6 @@ func pluginOf(err error) string {
 	return ""
 }
 
-// ProcessFile runs the file at path through the folder protocol of the
-// first watched folder: claimed into underprocess/, its result committed to
-// processed/, or the original moved to failed/ with an error report. It
-// returns the path of the result.
-func (h *Host) ProcessFile(ctx context.Context, path string) (string, Result, error) {
-	if err := checkInput(path); err != nil {
-		return "", Result{}, err
-	}
-	folder, err := openWatch(h.cfg.Watch[0])
-	if err != nil {
-		return "", Result{}, err
-	}
-	started := time.Now()
-	claimed, err := folder.Claim(path)
-	if err != nil {
-		return "", Result{}, fmt.Errorf("%s: claim: %w", path, err)
-	}
-	return h.processClaimed(ctx, folder, h.cfg.Watch[0], claimed, path, started, 1)
-}
-
-func (h *Host) processClaimed(ctx context.Context, folder Folder, w WatchConfig, claimed, orig string, started time.Time, attempts int) (string, Result, error) {
-	name := filepath.Base(orig) // the user's name, not a variant in underprocess/
-	var res Result
-	pc := h.cfg.PipelineFor(w, name)
-	if pc == nil {
-		err := ErrNoPipeline
-		return "", res, h.fail(folder, claimed, orig, "", err, started, attempts)
-	}
-	out, err := folder.Commit(claimed, name, func(wr io.Writer) error {
-		in, err := os.Open(claimed)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		res, err = h.Process(ctx, pc.Name, name, in, wr)
-		return err
-	})
-	if errors.Is(err, ErrInputKept) {
-		h.logger.Error("result committed; the input stays in underprocess/ until the next start", "file", claimed, "output", out, "error", err)
-		return out, res, nil
-	}
-	if err != nil {
-		return "", res, h.fail(folder, claimed, orig, pc.Name, err, started, attempts)
-	}
-	return out, res, nil
-}
-
-func (h *Host) fail(folder Folder, claimed, orig, pipeline string, cause error, started time.Time, attempts int) error {
-	plugin := pluginOf(cause)
-	ferr := &FileError{File: orig, Pipeline: pipeline, Plugin: plugin, Err: cause}
-	dst, err := folder.Fail(claimed, ErrorReport{
-		File:     filepath.Base(orig),
-		Pipeline: pipeline,
-		Plugin:   plugin,
-		Error:    cause.Error(),
-		Attempts: attempts,
-		Started:  started.UTC(),
-		Failed:   time.Now().UTC(),
-		Host:     VersionString(),
-	})
-	ferr.Failed = dst
-	if err != nil {
-		return errors.Join(ferr, fmt.Errorf("move to failed/: %w", err))
-	}
-	return ferr
-}
-
 // ProcessTo runs the file at path through its pipeline (chosen by name
 // among the first watched folder's) and writes the result to w, leaving
 // the file where it is.
@@ -385,9 +372,10 @@ func (h *Host) ProcessTo(ctx context.Context, path string, w io.Writer) (Result,
 		return Result{}, err
 	}
 	name := filepath.Base(path)
-	pc := h.cfg.PipelineFor(h.cfg.Watch[0], name)
+	head := ReadHead(path)
+	pc := h.pipelineFor(h.cfg.Watch[0], name, head)
 	if pc == nil {
-		return Result{}, &FileError{File: path, Err: ErrNoPipeline}
+		return Result{}, &FileError{File: path, Err: h.cfg.NoPipeline(h.cfg.Watch[0], name, head)}
 	}
 	in, err := os.Open(path)
 	if err != nil {
@@ -399,23 +387,6 @@ func (h *Host) ProcessTo(ctx context.Context, path string, w io.Writer) (Result,
 		return res, &FileError{File: path, Pipeline: pc.Name, Plugin: pluginOf(err), Err: err}
 	}
 	return res, nil
-}
-
-func checkInput(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("input %s: no such file", path)
-		}
-		return fmt.Errorf("input %s: %w", path, err)
-	}
-	if fi.IsDir() {
-		return fmt.Errorf("input %s: is a directory, not a file", path)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("input %s: not a regular file", path)
-	}
-	return nil
 }
 
 type countingReader struct {

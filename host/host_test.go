@@ -43,7 +43,7 @@ func newHost(t *testing.T, pipelines string, plugins map[string]string) (*Host, 
 func testPlugins(t *testing.T) map[string]string {
 	return map[string]string{
 		"upper":  wasmtest.Plugin(t, "upper"),
-		"faulty": wasmtest.Build(t, "wasm/testdata/faulty"),
+		"faulty": wasmtest.Build(t, "../internal/wasm/testdata/faulty"),
 	}
 }
 
@@ -77,7 +77,8 @@ plugins = ["faulty", "upper"]
 	ctx := context.Background()
 	wd := filepath.Join(dir, "watch_dir")
 
-	in := filepath.Join(dir, "hello.txt")
+	in := filepath.Join(wd, "unprocessed", "hello.txt")
+	os.MkdirAll(filepath.Dir(in), 0o755)
 	os.WriteFile(in, []byte("hello\nworld"), 0o644)
 	out, res, err := h.ProcessFile(ctx, in)
 	if err != nil {
@@ -107,7 +108,7 @@ plugins = ["faulty", "upper"]
 	}
 
 	// A plugin fails the file: the original goes to failed/ with a report.
-	bad := filepath.Join(dir, "data.bad")
+	bad := filepath.Join(wd, "unprocessed", "data.bad")
 	os.WriteFile(bad, []byte("one\nfail\nthree\n"), 0o644)
 	_, _, err = h.ProcessFile(ctx, bad)
 	var ferr *FileError
@@ -127,7 +128,7 @@ plugins = ["faulty", "upper"]
 	}
 
 	// No pipeline matches.
-	odd := filepath.Join(dir, "image.png")
+	odd := filepath.Join(wd, "unprocessed", "image.png")
 	os.WriteFile(odd, []byte("x"), 0o644)
 	if _, _, err := h.ProcessFile(ctx, odd); !errors.Is(err, ErrNoPipeline) {
 		t.Errorf("got %v, want ErrNoPipeline", err)
@@ -205,7 +206,8 @@ archive = true
 name = "shout"
 plugins = ["upper"]
 `, testPlugins(t))
-	in := filepath.Join(dir, "hello.txt")
+	in := filepath.Join(dir, "w", "unprocessed", "hello.txt")
+	os.MkdirAll(filepath.Dir(in), 0o755)
 	os.WriteFile(in, []byte("hello\n"), 0o644)
 	if _, _, err := h.ProcessFile(context.Background(), in); err != nil {
 		t.Fatal(err)
@@ -215,5 +217,53 @@ plugins = ["upper"]
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "w", "processed", "hello.txt")); string(got) != "HELLO\n" {
 		t.Errorf("processed/hello.txt = %q", got)
+	}
+}
+
+// --input of a file outside every watched unprocessed/ reads it in place:
+// it is never moved or removed, its result goes to processed/, and on
+// failure nothing is written.
+func TestProcessFileOutsideLeavesIt(t *testing.T) {
+	h, dir := newHost(t, `
+[[pipeline]]
+name = "shout"
+match = ["*.txt"]
+plugins = ["upper"]
+
+[[pipeline]]
+name = "broken"
+match = ["*.bad"]
+plugins = ["faulty"]
+`, testPlugins(t))
+	ctx := context.Background()
+	wd := filepath.Join(dir, "watch_dir")
+	in := filepath.Join(dir, "report.txt")
+	put(t, in, "keep me\n")
+	os.Chmod(in, 0o600)
+	out, _, err := h.ProcessFile(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(in); string(got) != "keep me\n" {
+		t.Errorf("input = %q, want it left in place", got)
+	}
+	if got, _ := os.ReadFile(out); string(got) != "KEEP ME\n" || out != filepath.Join(wd, "processed", "report.txt") {
+		t.Errorf("result %s = %q", out, got)
+	}
+	if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o600 {
+		t.Errorf("result mode %v, want the input's 0600", fi.Mode().Perm())
+	}
+	bad := filepath.Join(dir, "x.bad")
+	put(t, bad, "fail\n")
+	if _, _, err := h.ProcessFile(ctx, bad); err == nil {
+		t.Fatal("no error")
+	}
+	if got, _ := os.ReadFile(bad); string(got) != "fail\n" {
+		t.Errorf("failed input = %q, want it left in place", got)
+	}
+	for _, sub := range []string{"failed", "underprocess"} {
+		if got := listDir(t, filepath.Join(wd, sub)); len(got) != 0 {
+			t.Errorf("%s/ = %v, want empty", sub, got)
+		}
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/filehost/host/internal/clock"
+	"github.com/filehost/host/internal/folder"
 	"github.com/filehost/host/internal/tracker"
 	"github.com/filehost/host/internal/wasm"
 	"github.com/filehost/host/internal/watch"
@@ -24,7 +26,9 @@ import (
 // each file that settles in unprocessed/ with a pool of workers, records
 // everything in a tracker, and stops gracefully.
 type Service struct {
-	h       *Host
+	// cfg is the configuration the service started with: its folders,
+	// workers and the other settings a reload cannot change. The
+	// pipelines and plugins in use are those of gen.
 	cfg     Config
 	logger  *slog.Logger
 	tracker *tracker.Tracker
@@ -34,17 +38,98 @@ type Service struct {
 	cpu     chan struct{}
 	started time.Time
 	running atomic.Bool
+	// refreshEvery is how often folders are checked; tests shorten it.
+	refreshEvery time.Duration
+	clock        clock.Clock
+
+	gen        atomic.Pointer[generation]
+	genCount   int
+	reloadMu   sync.Mutex
+	pluginsMu  sync.Mutex
+	pluginRefs map[*wasm.Plugin]int // generations holding each plugin
+	statusMu   sync.Mutex
+	status     ReloadStatus
+	// noConfigWatch: see ServiceOptions.NoConfigWatch.
+	noConfigWatch bool
 }
 
 // watched is one watched folder with its watcher.
 type watched struct {
 	cfg    WatchConfig
-	folder Folder
+	folder *folder.Folder
 	w      *watch.Watcher
-	unlock func()
+	// health is nil while the folder is as opened, else why it is not
+	// (a subfolder swapped for a link, the folder's lock taken by another
+	// host after it was recreated); no file is claimed meanwhile.
+	health atomic.Pointer[error]
 
-	mu  sync.Mutex
-	ids map[string]uint64 // tracker ids of queued files, by path
+	mu     sync.Mutex
+	queued map[uint64]queued // by watch.File.Seq
+	seqs   map[string]uint64 // Seq of each queued path
+}
+
+// queued is a file's tracker record while it waits. The watcher's OnSeen
+// and a worker's Next may come in either order for one sighting; taken
+// marks a record the worker made first, so the late OnSeen adds none.
+type queued struct {
+	id    uint64
+	taken bool
+}
+
+// seen records a file the watcher started tracking.
+func (wd *watched) seen(t *tracker.Tracker, f watch.File) {
+	wd.mu.Lock()
+	defer wd.mu.Unlock()
+	if q, ok := wd.queued[f.Seq]; ok && q.taken {
+		delete(wd.queued, f.Seq)
+		return
+	}
+	wd.queued[f.Seq] = queued{id: t.Queue(wd.cfg.Dir, f.Name, f.Size)}
+	wd.seqs[f.Path] = f.Seq
+}
+
+// gone drops the record of a queued file that went away.
+func (wd *watched) gone(t *tracker.Tracker, path string) {
+	wd.mu.Lock()
+	defer wd.mu.Unlock()
+	seq, ok := wd.seqs[path]
+	if !ok {
+		return
+	}
+	delete(wd.seqs, path)
+	if q, ok := wd.queued[seq]; ok && !q.taken {
+		t.Remove(q.id)
+		delete(wd.queued, seq)
+	}
+}
+
+// take returns the tracker record of a file a worker took.
+func (wd *watched) take(t *tracker.Tracker, f watch.File) uint64 {
+	wd.mu.Lock()
+	defer wd.mu.Unlock()
+	if wd.seqs[f.Path] == f.Seq {
+		delete(wd.seqs, f.Path)
+	}
+	if q, ok := wd.queued[f.Seq]; ok {
+		delete(wd.queued, f.Seq)
+		return q.id
+	}
+	id := t.Queue(wd.cfg.Dir, f.Name, f.Size)
+	wd.queued[f.Seq] = queued{id: id, taken: true}
+	return id
+}
+
+// dropQueued removes every waiting record, at shutdown.
+func (wd *watched) dropQueued(t *tracker.Tracker) {
+	wd.mu.Lock()
+	defer wd.mu.Unlock()
+	for seq, q := range wd.queued {
+		if !q.taken {
+			t.Remove(q.id)
+		}
+		delete(wd.queued, seq)
+	}
+	clear(wd.seqs)
 }
 
 // ServiceOptions tune a Service beyond its config.
@@ -52,6 +137,12 @@ type ServiceOptions struct {
 	Logger *slog.Logger
 	// Poll, when set, overrides run.poll (the --poll flag).
 	Poll time.Duration
+	// Clock, when set, drives settling, rescans, retry delays, the grace
+	// period and folder checks (tests); nil is the system clock.
+	Clock clock.Clock
+	// NoConfigWatch turns off reloading when the config file or a plugin
+	// changes; Reload (SIGHUP, the dashboard) still works.
+	NoConfigWatch bool
 }
 
 // Workers returns how many files the config processes at once.
@@ -76,14 +167,22 @@ func NewService(h *Host, opts ServiceOptions) (*Service, error) {
 		poll = opts.Poll
 	}
 	s := &Service{
-		h:       h,
-		cfg:     cfg,
-		logger:  opts.Logger,
-		tracker: tracker.New(cfg.Run.History),
-		workers: cfg.Workers(),
-		cpu:     make(chan struct{}, cfg.Workers()),
-		started: time.Now(),
+		cfg:           cfg,
+		logger:        opts.Logger,
+		tracker:       tracker.New(cfg.Run.History),
+		workers:       cfg.Workers(),
+		cpu:           make(chan struct{}, cfg.Workers()),
+		started:       time.Now(),
+		refreshEvery:  refreshEvery,
+		clock:         opts.Clock,
+		noConfigWatch: opts.NoConfigWatch,
 	}
+	if s.clock == nil {
+		s.clock = clock.Real
+	}
+	s.pluginRefs = map[*wasm.Plugin]int{}
+	g := s.install(h)
+	s.status = ReloadStatus{Generation: g.n, LoadedAt: g.loaded}
 	for _, wc := range cfg.Watch {
 		wd, err := s.openFolder(wc, poll)
 		if err != nil {
@@ -96,69 +195,58 @@ func NewService(h *Host, opts ServiceOptions) (*Service, error) {
 }
 
 func (s *Service) openFolder(wc WatchConfig, poll time.Duration) (*watched, error) {
-	folder, err := openWatch(wc)
+	f, err := openWatch(wc, s.cfg.Run.Sync, true)
 	if err != nil {
 		return nil, err
 	}
-	folder.NoSync = !s.cfg.Run.Sync
-	unlock, err := folder.Lock()
-	if err != nil {
+	if err := f.Lock(); err != nil {
+		f.Close()
 		return nil, err
 	}
-	rec, err := folder.Recover()
+	rec, err := f.Recover(VersionString())
 	if err != nil {
-		unlock()
+		f.Close()
 		return nil, fmt.Errorf("watch folder %s: recovery: %w", wc.Dir, err)
 	}
-	if n := len(rec.Requeued) + len(rec.Completed) + len(rec.Failed) + len(rec.Removed); n > 0 {
+	if rec.Any() {
 		s.logger.Warn("recovered after an unclean stop", "folder", wc.Dir,
 			"requeued", len(rec.Requeued), "already_processed", len(rec.Completed),
 			"already_failed", len(rec.Failed), "temp_removed", len(rec.Removed))
 	}
-	folder.reap = &reaper{} // after Recover, which retires inputs itself
-	folder.shared = &sharedSyncs{}
-	wd := &watched{cfg: wc, folder: folder, unlock: unlock, ids: map[string]uint64{}}
+	if len(rec.Busy) > 0 {
+		s.logger.Info("files claimed by another process (host --input) left to it", "folder", wc.Dir, "files", len(rec.Busy))
+	}
+	wd := &watched{cfg: wc, folder: f, queued: map[uint64]queued{}, seqs: map[string]uint64{}}
 	wd.w, err = watch.New(watch.Options{
-		Dir:        folder.Unprocessed,
+		Dir:        f.Path(folder.Unprocessed),
 		Settle:     time.Duration(s.cfg.Run.Settle),
 		Rescan:     time.Duration(s.cfg.Run.Rescan),
 		Poll:       poll,
 		MaxTracked: s.cfg.Run.Queue,
 		Logger:     s.logger.With("folder", wc.Dir),
-		OnSeen: func(f watch.File) {
-			id := s.tracker.Queue(wc.Dir, f.Name, f.Size)
-			wd.mu.Lock()
-			wd.ids[f.Path] = id
-			wd.mu.Unlock()
-		},
-		OnGone: func(path string) {
-			if id, ok := wd.take(path); ok {
-				s.tracker.Remove(id)
-			}
-		},
+		Clock:      s.clock,
+		OnSeen:     func(file watch.File) { wd.seen(s.tracker, file) },
+		OnGone:     func(path string) { wd.gone(s.tracker, path) },
 	})
 	if err != nil {
-		unlock()
+		f.Close()
 		return nil, err
 	}
 	return wd, nil
 }
 
-// take removes and returns the tracker id of a queued path.
-func (wd *watched) take(path string) (uint64, bool) {
-	wd.mu.Lock()
-	defer wd.mu.Unlock()
-	id, ok := wd.ids[path]
-	delete(wd.ids, path)
-	return id, ok
-}
-
-// Close removes the temp names still held back (see Folder.retire) and
-// releases the folder locks. Call it after Run returns.
+// Close removes the temp names still held back and releases the folders
+// and their locks. Call it after Run returns.
 func (s *Service) Close() {
 	for _, wd := range s.folders {
-		wd.folder.Flush()
-		wd.unlock()
+		wd.folder.Close()
+	}
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if g := s.gen.Swap(nil); g != nil {
+		engine := g.h.engine
+		g.retire() // no file is in flight once Run has returned
+		_ = engine.Close(context.Background())
 	}
 }
 
@@ -166,23 +254,66 @@ func (s *Service) Close() {
 func (s *Service) Tracker() *tracker.Tracker { return s.tracker }
 
 // Plugins returns the loaded plugins.
-func (s *Service) Plugins() []*wasm.Plugin { return s.h.Plugins() }
+func (s *Service) Plugins() []*wasm.Plugin { return s.gen.Load().h.Plugins() }
 
 // Pipelines returns the configured pipelines.
-func (s *Service) Pipelines() []PipelineConfig { return s.cfg.Pipeline }
+func (s *Service) Pipelines() []PipelineConfig { return s.gen.Load().h.cfg.Pipeline }
 
 // UploadDir is where uploaded files go: the first folder's unprocessed/.
-func (s *Service) UploadDir() string { return s.folders[0].folder.Unprocessed }
+func (s *Service) UploadDir() string { return s.folders[0].folder.Path(folder.Unprocessed) }
 
 // Started is when the service was made.
 func (s *Service) Started() time.Time { return s.started }
 
-// Ready reports nil while the watchers run.
+// Ready reports nil while the watchers run and every folder is as
+// opened; else why not.
 func (s *Service) Ready() error {
 	if !s.running.Load() {
 		return errors.New("watchers not running")
 	}
-	return nil
+	var errs []error
+	for _, wd := range s.folders {
+		if err := wd.health.Load(); err != nil {
+			errs = append(errs, *err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// refreshEvery is how often each watched folder is checked for a
+// subfolder swapped, deleted or recreated (folder.Refresh).
+const refreshEvery = time.Second
+
+// keepHealthy checks wd's folder every refreshEvery until ctx is done.
+func (s *Service) keepHealthy(ctx context.Context, wd *watched) {
+	t := s.clock.NewTicker(s.refreshEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+		s.refresh(wd)
+	}
+}
+
+// refresh checks wd's folder once and records its health.
+func (s *Service) refresh(wd *watched) {
+	changed, err := wd.folder.Refresh()
+	old := wd.health.Load()
+	if err != nil {
+		if old == nil || (*old).Error() != err.Error() {
+			s.logger.Error("watch folder unusable; no file is taken from it until this is fixed", "folder", wd.cfg.Dir, "error", err)
+		}
+		wd.health.Store(&err)
+		return
+	}
+	if old != nil || changed {
+		s.logger.Warn("watch folder reopened", "folder", wd.cfg.Dir)
+		wd.health.Store(nil)
+		wd.w.Rescan() // files passed over meanwhile
+	}
 }
 
 // InFlightPerWorker is how many files watch mode carries between claim and
@@ -224,8 +355,27 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	for _, wd := range s.folders {
+		watchers.Add(1)
+		go func() {
+			defer watchers.Done()
+			s.keepHealthy(watchCtx, wd)
+		}()
+	}
+	watchers.Add(1)
+	go func() {
+		defer watchers.Done()
+		s.keepRetention(watchCtx)
+	}()
+	if !s.noConfigWatch && s.cfg.File != "" {
+		watchers.Add(1)
+		go func() {
+			defer watchers.Done()
+			s.watchConfig(watchCtx)
+		}()
+	}
 	s.running.Store(true)
-	s.logger.Info("watching", "folders", len(s.folders), "workers", s.workers, "in_flight", s.workers*InFlightPerWorker, "plugins", len(s.h.Plugins()))
+	s.logger.Info("watching", "folders", len(s.folders), "workers", s.workers, "in_flight", s.workers*InFlightPerWorker, "plugins", len(s.Plugins()))
 
 	// One dispatcher per folder hands its oldest ready file to the next
 	// free worker. With a single folder the workers take files from it
@@ -293,7 +443,7 @@ func (s *Service) Run(ctx context.Context) error {
 	go func() { workers.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(time.Duration(s.cfg.Run.Grace)):
+	case <-s.clock.After(time.Duration(s.cfg.Run.Grace)):
 		s.logger.Warn("grace period over: returning unfinished files to unprocessed/")
 		cancelProc()
 		// A file stops between chunks; a plugin stuck inside one call
@@ -301,19 +451,14 @@ func (s *Service) Run(ctx context.Context) error {
 		// the next start recovers its file.
 		select {
 		case <-done:
-		case <-time.After(stuckWait):
+		case <-s.clock.After(stuckWait):
 			s.logger.Error("files still inside plugin calls; they go back to unprocessed/ at the next start")
 		}
 	}
 	stopWatch()
 	watchers.Wait()
 	for _, wd := range s.folders {
-		wd.mu.Lock()
-		for path, id := range wd.ids {
-			s.tracker.Remove(id)
-			delete(wd.ids, path)
-		}
-		wd.mu.Unlock()
+		wd.dropQueued(s.tracker)
 	}
 	s.logger.Info("stopped")
 	return runErr
@@ -322,28 +467,50 @@ func (s *Service) Run(ctx context.Context) error {
 // handle claims one file and processes it, with retries.
 func (s *Service) handle(ctx context.Context, j job) {
 	wd, f := j.wd, j.file
-	id, ok := wd.take(f.Path)
-	if !ok {
-		id = s.tracker.Queue(wd.cfg.Dir, f.Name, f.Size)
+	id := wd.take(s.tracker, f)
+	if err := wd.health.Load(); err != nil {
+		// Not claimed: it stays in unprocessed/, and the rescan that
+		// follows the folder's repair finds it again.
+		wd.w.Done(f.Path)
+		s.tracker.Remove(id)
+		return
 	}
-	claimed, err := wd.folder.Claim(f.Path)
+	claim, err := wd.folder.Claim(f.Name)
 	wd.w.Done(f.Path)
 	if err != nil {
 		s.tracker.Remove(id)
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			s.logger.Debug("file vanished before it was claimed", "file", f.Path)
-		} else {
-			s.logger.Error("cannot claim file; it stays in unprocessed/", "file", f.Path, "error", err)
+			s.refresh(wd) // the folder itself may be gone
+		case errors.Is(err, folder.ErrNotRegular):
+			s.logger.Warn("not claimed: not a regular file; it stays in unprocessed/", "file", f.Path, "error", err)
+		default:
+			s.logger.Error("cannot claim file; it stays in unprocessed/ and is tried again", "file", f.Path, "error", err)
+			s.clock.AfterFunc(time.Duration(s.cfg.Run.RetryDelay), wd.w.Rescan)
 		}
 		return
 	}
-	started := time.Now()
-	delay := time.Duration(s.cfg.Run.RetryDelay)
+	g := s.acquire() // the configuration this file keeps until it is done
+	defer g.done()
+	run := &fileRun{h: g.h, folder: wd.folder, wc: g.h.watchConfig(wd.cfg), claim: claim, started: time.Now(),
+		enter: func(ctx context.Context, pipeline string, size int64, attempt int) (func(), error) {
+			select {
+			case s.cpu <- struct{}{}:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			s.tracker.Start(id, pipeline, size, attempt)
+			return func() { <-s.cpu }, nil
+		},
+		wrap: func(r io.Reader) io.Reader { return &progressReader{r: r, t: s.tracker, id: id} },
+	}
+	delay := time.Duration(g.h.cfg.Run.RetryDelay)
 	for attempt := 1; ; attempt++ {
-		out, res, err := s.attempt(ctx, wd, id, claimed, f.Name, attempt)
-		if errors.Is(err, ErrInputKept) {
+		out, res, err := run.attempt(ctx, attempt)
+		if errors.Is(err, folder.ErrInputKept) {
 			// Done: another try would write a second result.
-			s.logger.Error("result committed; the input stays in underprocess/ until the next start", "file", claimed, "output", out, "error", err)
+			s.logger.Error("result committed; the input stays in underprocess/ until the next start", "file", claim.Path(), "output", out, "error", err)
 			err = nil
 		}
 		if err == nil {
@@ -353,77 +520,38 @@ func (s *Service) handle(ctx context.Context, j job) {
 			return
 		}
 		if ctx.Err() != nil {
-			s.requeue(wd, id, claimed, f.Name)
+			s.requeue(claim, id)
 			return
 		}
-		if Retryable(err) && attempt <= s.cfg.Run.Retries {
+		if Retryable(err) && attempt <= g.h.cfg.Run.Retries {
 			s.logger.Warn("file failed, will retry", "file", f.Name, "attempt", attempt, "retry_in", delay, "error", err)
 			select {
-			case <-time.After(delay):
+			case <-s.clock.After(delay):
 			case <-ctx.Done():
-				s.requeue(wd, id, claimed, f.Name)
+				s.requeue(claim, id)
 				return
 			}
 			delay *= 2
 			continue
 		}
-		pipeline := ""
-		if pc := s.cfg.PipelineFor(wd.cfg, f.Name); pc != nil {
-			pipeline = pc.Name
-		}
 		plugin := pluginOf(err)
-		dst, ferr := wd.folder.Fail(claimed, ErrorReport{
-			File: f.Name, Pipeline: pipeline, Plugin: plugin, Error: err.Error(),
-			Attempts: attempt, Started: started.UTC(), Failed: time.Now().UTC(), Host: VersionString(),
-		})
+		dst, ferr := run.fail(err, res.Pipeline, attempt)
 		if ferr != nil {
-			s.logger.Error("cannot move failed file to failed/; it stays in underprocess/ until restart", "file", claimed, "error", ferr)
+			s.logger.Error("cannot move failed file to failed/; it stays in underprocess/ until restart", "file", claim.Path(), "error", ferr)
 		}
-		s.logger.Error("file failed", "folder", wd.cfg.Dir, "file", f.Name, "pipeline", pipeline, "plugin", plugin,
+		s.logger.Error("file failed", "folder", wd.cfg.Dir, "file", f.Name, "pipeline", res.Pipeline, "plugin", plugin,
 			"attempts", attempt, "error", err, "failed", dst)
 		s.tracker.Finish(id, tracker.Result{Output: dst, BytesIn: res.BytesIn, BytesOut: res.BytesOut, Stages: stages(res.Stages), Err: err, Plugin: plugin})
 		return
 	}
 }
 
-// attempt runs a claimed file through its pipeline once and commits the
-// result.
-func (s *Service) attempt(ctx context.Context, wd *watched, id uint64, claimed, name string, attempt int) (string, Result, error) {
-	var res Result
-	pc := s.cfg.PipelineFor(wd.cfg, name)
-	if pc == nil {
-		return "", res, ErrNoPipeline
-	}
-	in, err := openInput(claimed)
-	if err != nil {
-		return "", res, err
-	}
-	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return "", res, err
-	}
-	size := fi.Size()
-	out, err := wd.folder.CommitOpened(in, fi, name, func(w io.Writer) error {
-		select {
-		case s.cpu <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		defer func() { <-s.cpu }()
-		s.tracker.Start(id, pc.Name, size, attempt)
-		var err error
-		res, err = s.h.Process(ctx, pc.Name, name, &progressReader{r: in, t: s.tracker, id: id}, w)
-		return err
-	})
-	return out, res, err
-}
-
 // requeue puts a claimed file back in unprocessed/ at shutdown.
-func (s *Service) requeue(wd *watched, id uint64, claimed, name string) {
+func (s *Service) requeue(c *folder.Claim, id uint64) {
 	s.tracker.Remove(id)
-	if _, err := wd.folder.moveNoClobber(claimed, wd.folder.Unprocessed, name); err != nil {
-		s.logger.Error("cannot return file to unprocessed/; it will be recovered at next start", "file", claimed, "error", err)
+	name, err := c.Requeue()
+	if err != nil {
+		s.logger.Error("cannot return file to unprocessed/; it will be recovered at next start", "file", c.Path(), "error", err)
 		return
 	}
 	s.logger.Info("file returned to unprocessed/", "file", name)
@@ -436,31 +564,48 @@ func (s *Service) Retry(id uint64) error {
 		return fmt.Errorf("file %d: %w: not a failed file", id, fs.ErrNotExist)
 	}
 	wd := s.folderOf(f.Folder)
-	if wd == nil || filepath.Dir(f.Output) != wd.folder.Failed {
+	if wd == nil || filepath.Dir(f.Output) != wd.folder.Path(folder.Failed) {
 		return fmt.Errorf("file %d: %w: not in a failed/ folder", id, fs.ErrNotExist)
 	}
-	if _, err := wd.folder.moveNoClobber(f.Output, wd.folder.Unprocessed, f.Name); err != nil {
+	if _, err := wd.folder.Retry(filepath.Base(f.Output)); err != nil {
 		return fmt.Errorf("retry %s: %w", f.Name, err)
 	}
-	_ = os.Remove(f.Output + ".error.json")
 	s.tracker.MarkRetried(id)
 	s.logger.Info("failed file returned for another try", "file", f.Name)
 	return nil
 }
 
-// Result returns the path of a processed file's result.
-func (s *Service) Result(id uint64) (string, error) {
+// OpenResult opens a processed file's result, refusing a symbolic link
+// or anything but a regular file put in its place.
+func (s *Service) OpenResult(id uint64) (*os.File, fs.FileInfo, error) {
 	f, ok := s.tracker.Get(id)
 	if !ok || f.State != tracker.Processed || f.Output == "" {
-		return "", fmt.Errorf("file %d: %w: no result", id, fs.ErrNotExist)
+		return nil, nil, fmt.Errorf("file %d: %w: no result", id, fs.ErrNotExist)
 	}
 	wd := s.folderOf(f.Folder)
-	if wd == nil || filepath.Dir(f.Output) != wd.folder.Processed {
-		return "", fmt.Errorf("file %d: %w: no result", id, fs.ErrNotExist)
+	if wd == nil {
+		return nil, nil, fmt.Errorf("file %d: %w: no result", id, fs.ErrNotExist)
 	}
-	if _, err := os.Stat(f.Output); err != nil {
-		return "", fmt.Errorf("file %d: result: %w", id, err)
+	name := wd.folder.ResultName(f.Output)
+	if name == "" {
+		return nil, nil, fmt.Errorf("file %d: %w: no result", id, fs.ErrNotExist)
 	}
+	file, fi, err := wd.folder.OpenResult(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("file %d: result: %w", id, err)
+	}
+	return file, fi, nil
+}
+
+// Result returns the path of a processed file's result, once it is known
+// to be a regular file.
+func (s *Service) Result(id uint64) (string, error) {
+	file, _, err := s.OpenResult(id)
+	if err != nil {
+		return "", err
+	}
+	file.Close()
+	f, _ := s.tracker.Get(id)
 	return f.Output, nil
 }
 

@@ -13,12 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/filehost/host/internal/clock"
 	"github.com/filehost/host/internal/tracker"
 )
 
 // service starts watch mode on a temp project with the given config body
 // (after a [run] section tuned for tests) and stops it at cleanup.
-func service(t *testing.T, body string) (*Service, Folder, func()) {
+func service(t *testing.T, body string) (*Service, paths, func()) {
 	t.Helper()
 	h, dir := newHost(t, `
 [run]
@@ -486,7 +487,10 @@ func TestServiceSyncLeavesNoTemps(t *testing.T) {
 	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
 	_, stop := startService(t, h)
 	for i := range 20 {
-		put(t, filepath.Join(folder.Unprocessed, fmt.Sprintf("f%02d.txt", i)), "x\n")
+		// With settle = 0s files must arrive whole: by rename.
+		tmp := filepath.Join(dir, "staging")
+		put(t, tmp, "x\n")
+		os.Rename(tmp, filepath.Join(folder.Unprocessed, fmt.Sprintf("f%02d.txt", i)))
 	}
 	waitFor(t, "every file", func() bool { return count(folder.Processed) == 20 })
 	stop()
@@ -549,5 +553,132 @@ plugins = ["faulty"]
 		if data, _ := os.ReadFile(filepath.Join(folder.Processed, name)); string(data) != strings.Repeat("slow\n", 5) {
 			t.Errorf("%s = %q", name, data)
 		}
+	}
+}
+
+// Hole 10: with more files waiting than run.queue, a worker may take a file
+// before the watcher's OnSeen has run; no queued record may be left over.
+func TestServiceNoGhostQueuedRecords(t *testing.T) {
+	h, dir := newHost(t, "[run]\nworkers = 4\nqueue = 16\nsettle = \"0s\"\nsync = false\n"+upperPipeline, testPlugins(t))
+	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+	const n = 1500
+	for i := range n {
+		put(t, filepath.Join(folder.Unprocessed, fmt.Sprintf("f%05d.txt", i)), "x\n")
+	}
+	svc, _ := startService(t, h)
+	waitFor(t, "every file", func() bool { return svc.Tracker().Snapshot().Totals.Processed == n })
+	waitFor(t, "no queued record", func() bool { return svc.Tracker().Snapshot().Totals.Queued == 0 })
+	if files, total := svc.Tracker().Files(tracker.Queued, 0, 10); total != 0 {
+		t.Errorf("%d queued records left, e.g. %+v", total, files)
+	}
+}
+
+// Hole 7: the whole watch folder deleted and recreated: the host notices,
+// recreates its subfolders, takes the lock again and goes on.
+func TestServiceWatchFolderRecreated(t *testing.T) {
+	h, dir := newHost(t, "[run]\nsettle = \"50ms\"\nrescan = \"1h\"\nsync = false\n"+upperPipeline, testPlugins(t))
+	svc, err := NewService(h, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.refreshEvery = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; svc.Close() })
+	waitFor(t, "ready", func() bool { return svc.Ready() == nil })
+	wd := filepath.Join(dir, "watch_dir")
+	os.RemoveAll(wd)
+	os.MkdirAll(filepath.Join(wd, "unprocessed"), 0o755)
+	put(t, filepath.Join(wd, "unprocessed", "again.txt"), "again\n")
+	waitFor(t, "a file in the recreated folder", func() bool {
+		got, err := os.ReadFile(filepath.Join(wd, "processed", "again.txt"))
+		return err == nil && string(got) == "AGAIN\n"
+	})
+	if _, err := os.Stat(filepath.Join(wd, ".host.lock")); err != nil {
+		t.Errorf("lock file not taken again: %v", err)
+	}
+	// processed/ swapped for a symbolic link: not ready, and nothing is
+	// written through it.
+	elsewhere := t.TempDir()
+	os.Rename(filepath.Join(wd, "processed"), filepath.Join(dir, "moved"))
+	os.Symlink(elsewhere, filepath.Join(wd, "processed"))
+	waitFor(t, "not ready", func() bool { return svc.Ready() != nil })
+	if err := svc.Ready(); !strings.Contains(err.Error(), "processed/") {
+		t.Errorf("Ready = %v, want it to name processed/", err)
+	}
+	put(t, filepath.Join(wd, "unprocessed", "held.txt"), "held\n")
+	time.Sleep(300 * time.Millisecond) // several refreshes and settles: the file must stay
+	if ents, _ := os.ReadDir(elsewhere); len(ents) != 0 {
+		t.Errorf("the link's target got %d files", len(ents))
+	}
+	os.Remove(filepath.Join(wd, "processed"))
+	os.Rename(filepath.Join(dir, "moved"), filepath.Join(wd, "processed"))
+	waitFor(t, "ready again", func() bool { return svc.Ready() == nil })
+	waitFor(t, "the held file", func() bool { _, err := os.Stat(filepath.Join(wd, "processed", "held.txt")); return err == nil })
+}
+
+// Retry delays run on the service's clock: with a fake one, a retryable
+// failure waits for the clock, not for real time.
+func TestServiceRetryDelayOnClock(t *testing.T) {
+	h, dir := newHost(t, `
+[run]
+settle = "0s"
+retries = 2
+retry_delay = "1h"
+sync = false
+[[pipeline]]
+name = "slow"
+plugins = ["faulty"]
+[plugins.faulty]
+timeout = "100ms"
+`, testPlugins(t))
+	fake := clock.NewFake(time.Now())
+	svc, err := NewService(h, ServiceOptions{Clock: fake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for {
+			select {
+			case <-done:
+				svc.Close()
+				return
+			case <-time.After(10 * time.Millisecond):
+				fake.Advance(time.Minute) // the grace period runs on the fake clock too
+			}
+		}
+	})
+	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+	waitFor(t, "ready", func() bool { return svc.Ready() == nil })
+	put(t, filepath.Join(folder.Unprocessed, "stuck.slow"), "loop\n")
+	attempts := func() int {
+		files, _ := svc.Tracker().Files(tracker.Processing, 0, 1)
+		if len(files) == 0 {
+			return 0
+		}
+		return files[0].Attempts
+	}
+	waitFor(t, "the first attempt", func() bool { return attempts() == 1 })
+	for want := 2; want <= 3; want++ {
+		// The retry waits an hour on the fake clock: advance it once the
+		// service has armed its timer.
+		waitFor(t, "the retry timer", func() bool {
+			select {
+			case <-fake.Waiting():
+			default:
+			}
+			fake.Advance(30 * time.Minute)
+			return attempts() >= want
+		})
+	}
+	waitFor(t, "the failure", func() bool { return count(folder.Failed) == 1 })
+	data, _ := os.ReadFile(filepath.Join(folder.Failed, "stuck.slow.error.json"))
+	if !strings.Contains(string(data), `"attempts": 3`) {
+		t.Errorf("report: %s", data)
 	}
 }

@@ -92,9 +92,14 @@ func TestCLIInput(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(dir, "watch_dir", "processed", "in.txt")); string(got) != "ABC\n" {
 		t.Errorf("processed/in.txt = %q", got)
 	}
+	if _, err := os.Stat(filepath.Join(dir, "in.txt")); err != nil {
+		t.Errorf("--input of a file outside the watch folder moved it: %v", err)
+	}
 
-	os.WriteFile(filepath.Join(dir, "x.bad"), []byte("fail\n"), 0o644)
-	r = runHost(t, dir, nil, "-i", "x.bad")
+	// A file in the watched unprocessed/ follows the folder protocol.
+	os.MkdirAll(filepath.Join(dir, "watch_dir", "unprocessed"), 0o755)
+	os.WriteFile(filepath.Join(dir, "watch_dir", "unprocessed", "x.bad"), []byte("fail\n"), 0o644)
+	r = runHost(t, dir, nil, "-i", "watch_dir/unprocessed/x.bad")
 	if r.code != 1 || !strings.Contains(r.stderr, "plugin faulty: asked to fail") {
 		t.Errorf("failing file: exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -151,7 +156,7 @@ func TestCLIConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, config, want string
 	}{
-		{"unknown key", "[[pipeline]]\nname = \"a\"\nplugins = [\"upper\"]\ncolour = 1\n", "config.toml:5: pipeline.colour: unknown key"},
+		{"unknown key", "[[pipeline]]\nname = \"a\"\nplugins = [\"upper\"]\ncolour = 1\n", "config.toml:5: pipeline[1].colour: unknown key"},
 		{"unknown plugin", "[[pipeline]]\nname = \"a\"\nplugins = [\"nope\"]\n", "unknown plugin \"nope\""},
 		{"bad wasm", "[[pipeline]]\nname = \"a\"\nplugins = [\"junk\"]\n", "plugin junk"},
 	}

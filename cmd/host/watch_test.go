@@ -122,7 +122,7 @@ func TestWatchSignalStopsCleanly(t *testing.T) {
 	r := runHost(t, dir, nil, "--watch")
 	cmd.Process.Signal(syscall.SIGINT)
 	cmd.Wait()
-	if r.code == 0 || !strings.Contains(r.stderr, "in use by another host") {
+	if r.code == 0 || !strings.Contains(r.stderr, "in use by another host") || strings.Contains(r.stderr, "host: host:") {
 		t.Errorf("second host: exit %d, %q", r.code, r.stderr)
 	}
 }
@@ -247,5 +247,33 @@ func TestWatchUnreadableFile(t *testing.T) {
 	rep, _ := os.ReadFile(filepath.Join(wd, "failed", "secret.txt.error.json"))
 	if !strings.Contains(string(rep), "permission denied") || !strings.Contains(string(rep), `"attempts": 1`) {
 		t.Errorf("report: %s", rep)
+	}
+}
+
+// SIGHUP reloads the configuration and does not stop the host (systemd's
+// ExecReload sends it).
+func TestWatchSIGHUPReloads(t *testing.T) {
+	dir := project(t, strings.Replace(watchConfig, `plugins = ["upper", "upper", "upper"]`, `plugins = ["upper"]`, 1))
+	wd := filepath.Join(dir, "watch_dir")
+	os.MkdirAll(filepath.Join(wd, "unprocessed"), 0o755)
+	cmd, log := startWatch(t, dir)
+	defer cmd.Process.Kill()
+	waitUntil(t, "watching", 30*time.Second, func() bool { return strings.Contains(log.String(), `"msg":"watching"`) })
+	cmd.Process.Signal(syscall.SIGHUP) // nothing changed: a reload all the same
+	cfg, _ := os.ReadFile(filepath.Join(dir, "config.toml"))
+	cfg = []byte(strings.Replace(string(cfg), `plugins = ["upper"]`, `plugins = ["faulty"]`, 1))
+	os.WriteFile(filepath.Join(dir, "config.toml"), cfg, 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitUntil(t, "two reloads", 30*time.Second, func() bool {
+		return strings.Count(log.String(), `"msg":"configuration reloaded"`) >= 2
+	})
+	os.WriteFile(filepath.Join(wd, "unprocessed", "a.txt"), []byte("fail\n"), 0o644)
+	waitUntil(t, "the new pipeline", 30*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(wd, "failed", "a.txt.error.json"))
+		return err == nil
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, log.String())
 	}
 }

@@ -133,10 +133,14 @@ type pluginAcc struct {
 	next   int
 }
 
+// DefaultHistory is how many finished files a tracker keeps when New is
+// given 0 (the host's run.history default).
+const DefaultHistory = 10000
+
 // New returns a tracker that keeps the last history finished files.
 func New(history int) *Tracker {
 	if history <= 0 {
-		history = 10000
+		history = DefaultHistory
 	}
 	return &Tracker{
 		now:     time.Now,

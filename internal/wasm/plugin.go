@@ -169,6 +169,9 @@ func (p *Plugin) init(ctx context.Context, bin []byte) error {
 		return fmt.Errorf("compile: %w", err)
 	}
 	p.compiled = compiled
+	if err := checkKind(compiled); err != nil {
+		return err
+	}
 	if err := checkShape(compiled); err != nil {
 		return err
 	}

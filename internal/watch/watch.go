@@ -94,10 +94,15 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/filehost/host/internal/clock"
 )
 
+// DefaultMaxTracked is how many files are tracked at once unless
+// Options.MaxTracked says otherwise (the host's run.queue default).
+const DefaultMaxTracked = 10000
+
 const (
-	defaultMaxTracked = 10000
 	// minTick and maxTick bound how often settling files are looked at:
 	// a tiny Settle must not make a busy loop, and a long one must not
 	// delay the rescan that follows room being freed (see wantsMore).
@@ -115,6 +120,7 @@ type Options struct {
 	Poll       time.Duration // > 0: no fsnotify at all, scan the folder every Poll (network filesystems)
 	MaxTracked int           // at most this many files are tracked at once (memory bound); default 10000
 	Logger     *slog.Logger  // nil: discard
+	Clock      clock.Clock   // nil: the system clock; tests move a fake one
 	// OnSeen, if set, is called when a file is first tracked (it is "queued").
 	OnSeen func(File)
 	// OnGone, if set, is called when a tracked, not yet taken file
@@ -128,6 +134,10 @@ type File struct {
 	Name    string // base name
 	Size    int64
 	ModTime time.Time
+	// Seq tells apart each time a file is tracked: OnSeen and Next give
+	// the same Seq for one sighting, which lets a caller match the two
+	// whichever comes first.
+	Seq uint64
 }
 
 // Watcher tracks the files in one folder and hands out the ready ones.
@@ -154,6 +164,7 @@ type Watcher struct {
 	overflowed bool                // a scan or event left files untracked for lack of room
 	warned     map[string]struct{} // names already logged as ignored
 	calls      []func()            // OnSeen/OnGone calls to make once mu is released
+	seq        uint64              // last entry.seq given
 }
 
 // entry is one tracked file.
@@ -163,6 +174,7 @@ type entry struct {
 	mtime time.Time
 	quiet time.Time // when the last event or change was seen: settling starts here
 	index int       // position in Watcher.ready; -1 while settling
+	seq   uint64    // File.Seq
 }
 
 // New checks opts, creates the folder if it is missing, and returns a
@@ -175,7 +187,10 @@ func New(opts Options) (*Watcher, error) {
 		return nil, errors.New("watch: Settle, Rescan, Poll and MaxTracked must not be negative")
 	}
 	if opts.MaxTracked == 0 {
-		opts.MaxTracked = defaultMaxTracked
+		opts.MaxTracked = DefaultMaxTracked
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real
 	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
@@ -220,9 +235,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 		periodic <-chan time.Time
 	)
 	if w.opts.Poll > 0 {
-		t := time.NewTicker(w.opts.Poll)
+		t := w.opts.Clock.NewTicker(w.opts.Poll)
 		defer t.Stop()
-		poll = t.C
+		poll = t.C()
 	} else {
 		fsw, err := w.startNotify()
 		if err != nil {
@@ -231,12 +246,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 		defer w.stopNotify()
 		events, errs = fsw.Events, fsw.Errors
 		if w.opts.Rescan > 0 {
-			t := time.NewTicker(w.opts.Rescan)
+			t := w.opts.Clock.NewTicker(w.opts.Rescan)
 			defer t.Stop()
-			periodic = t.C
+			periodic = t.C()
 		}
 	}
-	tick := time.NewTicker(min(max(w.opts.Settle/4, minTick), maxTick))
+	tick := w.opts.Clock.NewTicker(min(max(w.opts.Settle/4, minTick), maxTick))
 	defer tick.Stop()
 
 	w.rescan("start")
@@ -260,7 +275,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.rescan("periodic")
 		case <-w.rescanReq:
 			w.rescan("request")
-		case <-tick.C:
+		case <-tick.C():
 			w.settle()
 			if w.wantsMore() {
 				w.rescan("room")
@@ -343,7 +358,7 @@ func (w *Watcher) handleEvent(ev fsnotify.Event) {
 	fi, err := os.Lstat(path)
 	w.mu.Lock()
 	defer w.unlock()
-	w.observe(name, fi, err, time.Now(), true)
+	w.observe(name, fi, err, w.opts.Clock.Now(), true)
 }
 
 // handleDirEvent reacts to the watched folder itself coming and going.
@@ -379,7 +394,7 @@ func (w *Watcher) settle() {
 	w.mu.Lock()
 	var due []string
 	for name, e := range w.settling {
-		if time.Since(e.quiet) >= w.opts.Settle {
+		if now := w.opts.Clock.Now(); now.Sub(e.quiet) >= w.opts.Settle {
 			due = append(due, name)
 		}
 	}
@@ -398,7 +413,7 @@ func (w *Watcher) settle() {
 	for i, name := range due {
 		looks[i].fi, looks[i].err = os.Lstat(w.path(name))
 	}
-	now := time.Now()
+	now := w.opts.Clock.Now()
 	w.mu.Lock()
 	defer w.unlock()
 	for i, name := range due {
@@ -503,7 +518,8 @@ func (w *Watcher) track(name string, size int64, mtime, now time.Time, scanned b
 		w.overflowed = true // a later scan finds it
 		return
 	}
-	e := &entry{name: name, size: size, mtime: mtime, quiet: now, index: -1}
+	w.seq++
+	e := &entry{name: name, size: size, mtime: mtime, quiet: now, index: -1, seq: w.seq}
 	w.files[name] = e
 	w.settling[name] = e
 	if w.instant() || scanned && w.opts.Poll == 0 && now.Sub(mtime) >= w.opts.Settle {
@@ -593,7 +609,7 @@ func (w *Watcher) rescan(reason string) {
 	// No event was handled during the scan (this is Run's goroutine), so
 	// a known name it did not see is gone. Next and Done may have moved
 	// names between taken and tracked meanwhile; both sets were known.
-	now := time.Now()
+	now := w.opts.Clock.Now()
 	w.mu.Lock()
 	for name, e := range w.files {
 		_, wasKnown := known[name]
@@ -746,7 +762,7 @@ func (w *Watcher) confirm(e *entry, fi fs.FileInfo, err error) (File, bool) {
 	}
 	if fi.Size() != e.size || !fi.ModTime().Equal(e.mtime) {
 		delete(w.taken, e.name)
-		e.size, e.mtime, e.quiet = fi.Size(), fi.ModTime(), time.Now()
+		e.size, e.mtime, e.quiet = fi.Size(), fi.ModTime(), w.opts.Clock.Now()
 		w.files[e.name] = e
 		w.settling[e.name] = e
 		return File{}, false
@@ -781,7 +797,7 @@ func (w *Watcher) Len() int {
 func (w *Watcher) path(name string) string { return filepath.Join(w.dir, name) }
 
 func (w *Watcher) file(e *entry) File {
-	return File{Path: w.path(e.name), Name: e.name, Size: e.size, ModTime: e.mtime}
+	return File{Path: w.path(e.name), Name: e.name, Size: e.size, ModTime: e.mtime, Seq: e.seq}
 }
 
 // tempSuffixes end the names of files that are still being written by

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/filehost/host/internal/clock"
 )
 
 // wait is how long a test waits for something that should happen: far
@@ -970,5 +972,36 @@ func TestNoSettleReadyOnEvent(t *testing.T) {
 	w.handleEvent(fsnotify.Event{Name: path, Op: fsnotify.Write})
 	if f := mustNext(t, w); f.Name != "b.txt" {
 		t.Errorf("got %s", f.Name)
+	}
+}
+
+// With an injected clock, a file is ready exactly when Settle has passed
+// on that clock since its last event: no sleeping on real time.
+func TestSettleOnInjectedClock(t *testing.T) {
+	dir := t.TempDir()
+	r := &recorder{}
+	fake := clock.NewFake(time.Now())
+	opts := r.options(dir, 10*time.Minute)
+	opts.Clock = fake
+	w := start(t, r, opts, nil)
+	os.WriteFile(filepath.Join(dir, "slow.txt"), []byte("x"), 0o644)
+	waitFor(t, "OnSeen", func() bool { return r.seenCount("slow.txt") == 1 })
+
+	fake.Advance(9 * time.Minute)
+	if f, err := next(w, 50*time.Millisecond); err == nil {
+		t.Fatalf("ready after 9 of 10 minutes: %+v", f)
+	}
+	fake.Advance(time.Minute)
+	var f File
+	waitFor(t, "ready after 10 minutes", func() bool {
+		var err error
+		f, err = next(w, 10*time.Millisecond)
+		if err != nil {
+			fake.Advance(time.Second) // the settle ticker may have fired before the file was due
+		}
+		return err == nil
+	})
+	if f.Name != "slow.txt" {
+		t.Errorf("Next = %+v", f)
 	}
 }

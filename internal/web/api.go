@@ -65,7 +65,10 @@ type status struct {
 type pipeline struct {
 	Name    string   `json:"name"`
 	Match   []string `json:"match"`
+	Content string   `json:"content"` // "text", "binary" or "any"
+	MIME    []string `json:"mime"`
 	Plugins []string `json:"plugins"`
+	Output  string   `json:"output,omitempty"`
 }
 
 // pluginRow merges what the tracker measured per file with the plugin's
@@ -146,7 +149,12 @@ func (s *Server) status() status {
 	}
 	st.Ready, st.NotReady = s.ready()
 	for _, p := range s.b.Pipelines() {
-		st.Pipelines = append(st.Pipelines, pipeline{Name: p.Name, Match: nonNil(p.Match), Plugins: nonNil(p.Plugins)})
+		content := p.Content
+		if content == "" {
+			content = "any"
+		}
+		st.Pipelines = append(st.Pipelines, pipeline{Name: p.Name, Match: nonNil(p.Match), Content: content,
+			MIME: nonNil(p.MIME), Plugins: nonNil(p.Plugins), Output: p.Output})
 	}
 	if st.Pipelines == nil {
 		st.Pipelines = []pipeline{}

@@ -48,7 +48,7 @@ func newFakeBackend(t testing.TB) *fakeBackend {
 		tr:  tracker.New(1000),
 		dir: dir,
 		pipelines: []host.PipelineConfig{
-			{Name: "text", Match: []string{"*.txt"}, Plugins: []string{"upper"}},
+			{Name: "text", Match: []string{"*.txt"}, Content: "text", Plugins: []string{"upper"}, Output: "{stem}.out"},
 			{Name: "all", Plugins: []string{"upper", "upper"}},
 		},
 		started: time.Now().Add(-90 * time.Minute),

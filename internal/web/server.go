@@ -32,19 +32,12 @@ type Backend interface {
 
 // Options configure a Server.
 type Options struct {
-	Addr      string // e.g. "127.0.0.1:5000"; "127.0.0.1:0" picks a port; "" means DefaultAddr
+	Addr      string // e.g. "127.0.0.1:5000"; "127.0.0.1:0" picks a port; "" means the config default
 	Token     string // "" = no auth
-	MaxUpload int64  // bytes per uploaded file; 0 means DefaultMaxUpload
+	MaxUpload int64  // bytes per uploaded file; 0 means the config default
 	Version   string
 	Logger    *slog.Logger
 }
-
-// DefaultAddr is where the dashboard listens unless told otherwise: the
-// loopback interface only.
-const DefaultAddr = "127.0.0.1:5000"
-
-// DefaultMaxUpload is the upload limit when Options.MaxUpload is 0.
-const DefaultMaxUpload = 1 << 30
 
 // shutdownTimeout bounds Close: requests in flight get this long.
 const shutdownTimeout = 5 * time.Second
@@ -79,11 +72,12 @@ type Server struct {
 // metrics count from here; Close releases it, whether or not Open was
 // called.
 func New(b Backend, opts Options) *Server {
+	// The defaults are the config's, kept in one place (host.DefaultConfig).
 	if opts.Addr == "" {
-		opts.Addr = DefaultAddr
+		opts.Addr = host.DefaultConfig().Web.Addr
 	}
 	if opts.MaxUpload <= 0 {
-		opts.MaxUpload = DefaultMaxUpload
+		opts.MaxUpload = int64(host.DefaultConfig().Web.MaxUpload)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

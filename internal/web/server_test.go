@@ -84,6 +84,14 @@ func TestStatus(t *testing.T) {
 	if len(pipes) != 2 || pipes[1].(map[string]any)["match"] == nil {
 		t.Errorf("pipelines = %v", pipes)
 	}
+	// What a pipeline takes, by name and content, and how it names results.
+	p0, p1 := pipes[0].(map[string]any), pipes[1].(map[string]any)
+	if p0["content"] != "text" || p0["output"] != "{stem}.out" || p1["content"] != "any" || p1["mime"] == nil {
+		t.Errorf("pipelines = %v", pipes)
+	}
+	if _, ok := p1["output"]; ok {
+		t.Errorf("output given without one: %v", p1)
+	}
 
 	b.setReady(errors.New("watcher not started"))
 	st = decode[map[string]any](t, ts.do(t, "GET", "/api/status", ""))

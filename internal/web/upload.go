@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"github.com/filehost/host/internal/folder"
 	"io"
 	"io/fs"
 	"mime"
@@ -15,7 +16,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/filehost/host/host"
 	"github.com/filehost/host/internal/watch"
 )
 
@@ -170,7 +170,7 @@ func (s *Server) store(root *os.Root, name string, r io.Reader, limit int64) (up
 // Where links are not supported it falls back to a checked rename.
 func linkFree(root *os.Root, tmp, name string) (string, error) {
 	for i := 0; i < 10000; i++ {
-		dst := host.Variant(name, i)
+		dst := folder.Variant(name, i)
 		err := root.Link(tmp, dst)
 		if err == nil {
 			return dst, nil

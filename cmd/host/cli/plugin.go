@@ -226,10 +226,13 @@ func modulePath(gomod []byte) string {
 
 // ---- host plugin run ----
 
+// flat keeps an error on one line.
+func flat(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
 func (c *runCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfg, err := c.config()
 	if err != nil {
-		fmt.Fprintln(stderr, "host plugin run:", oneLine(err))
+		fmt.Fprintln(stderr, "host plugin run:", flat(err))
 		return exitConfig
 	}
 	logger := newLogger(stderr, c.LogLevel, "text")
@@ -237,7 +240,7 @@ func (c *runCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Wri
 	// are those of a pipeline of one plugin.
 	h, err := host.New(ctx, cfg, host.Options{Logger: logger})
 	if err != nil {
-		fmt.Fprintln(stderr, "host plugin run:", oneLine(err))
+		fmt.Fprintln(stderr, "host plugin run:", flat(err))
 		return exitConfig
 	}
 	defer h.Close()
@@ -247,7 +250,7 @@ func (c *runCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Wri
 		err = fmt.Errorf("standard output: %w", ferr)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "host plugin run:", oneLine(err))
+		fmt.Fprintln(stderr, "host plugin run:", flat(err))
 		return exitFailed
 	}
 	return exitOK

@@ -211,11 +211,22 @@
       td(fmtDur(ns(p.load_time_ns)), 'num'))));
   }
 
+  // takes says which files a pipeline takes: by name, content kind and
+  // MIME type (the same words as the page's server-side rendering).
+  function takes(p) {
+    const parts = [];
+    if (p.match.length) parts.push(el('code', {}, p.match.join(' ')));
+    if (p.content && p.content !== 'any') parts.push(`${p.content} files`);
+    if (p.mime && p.mime.length) parts.push(el('code', {}, p.mime.join(' ')));
+    if (!parts.length) return [el('span', { class: 'muted' }, 'every file')];
+    return parts.flatMap((x, i) => (i ? [' · ', x] : [x]));
+  }
+
   function renderPipelines() {
     setRows('pipeline-rows', state.pipelines.map((p) => el('tr', {},
       td(p.name, 'name'),
-      el('td', {}, p.match.length ? el('code', {}, p.match.join(' ')) : el('span', { class: 'muted' }, 'every file')),
-      td(p.plugins.join(' → ')))), 3, 'No pipelines.');
+      el('td', {}, ...takes(p)),
+      el('td', {}, p.plugins.join(' → '), p.output ? el('span', { class: 'muted' }, ` (as ${p.output})`) : null))), 3, 'No pipelines.');
   }
 
   // ---- the throughput chart ----

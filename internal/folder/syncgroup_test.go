@@ -1,4 +1,4 @@
-package host
+package folder
 
 import (
 	"sync"
@@ -14,11 +14,12 @@ func TestSyncGroupShares(t *testing.T) {
 	g.cond.L = &g.mu
 	var started, finished atomic.Int32
 	gate := make(chan struct{})
-	fsync := func() {
+	fsync := func() error {
 		if started.Add(1) == 1 {
 			<-gate // the first fsync runs until the others have asked
 		}
 		finished.Add(1)
+		return nil
 	}
 
 	first := make(chan struct{})
@@ -64,7 +65,7 @@ func TestSyncGroupAlone(t *testing.T) {
 	g.cond.L = &g.mu
 	n := 0
 	for range 3 {
-		g.do(func() { n++ })
+		g.do(func() error { n++; return nil })
 	}
 	if n != 3 {
 		t.Errorf("%d fsyncs for 3 calls in turn, want 3", n)

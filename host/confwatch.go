@@ -1,0 +1,171 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// reloadQuiet is how long the config file and the plugins must have had
+// no event and kept their size and mtime before a change is reloaded: a
+// .wasm still being copied is waited for, not loaded half.
+const reloadQuiet = 500 * time.Millisecond
+
+// watchConfig reloads, by itself, when the config file, a .wasm it names
+// or a .wasm in plugin_dir is created, replaced (editors that save by
+// rename-over included), changed or removed. It watches the folders that
+// hold them, not the files, so a replaced file is still seen.
+func (s *Service) watchConfig(ctx context.Context) {
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		s.logger.Warn("config changes are not watched; reload with SIGHUP or the dashboard", "error", err)
+		return
+	}
+	defer fsw.Close()
+	watching := map[string]bool{}
+	rewatch := func() {
+		dirs := s.configDirs()
+		for dir := range watching {
+			if !slices.Contains(dirs, dir) {
+				_ = fsw.Remove(dir)
+				delete(watching, dir)
+			}
+		}
+		for _, dir := range dirs {
+			if !watching[dir] {
+				if err := fsw.Add(dir); err == nil {
+					watching[dir] = true
+				}
+			}
+		}
+	}
+	rewatch()
+	applied := s.fingerprint()
+	settled := applied
+	var quiet <-chan time.Time
+	pending := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-fsw.Events:
+			if !ok {
+				return
+			}
+			if s.configRelevant(ev.Name) {
+				pending = true
+				quiet = s.clock.After(reloadQuiet)
+			}
+		case err, ok := <-fsw.Errors:
+			if !ok {
+				return
+			}
+			s.logger.Warn("config watch", "error", err) // an overflow: look again
+			pending = true
+			quiet = s.clock.After(reloadQuiet)
+		case <-quiet:
+			quiet = nil
+			if !pending {
+				continue
+			}
+			now := s.fingerprint()
+			if now != settled {
+				// Still changing (a copy in progress): wait for it to stop.
+				settled = now
+				quiet = s.clock.After(reloadQuiet)
+				continue
+			}
+			pending = false
+			if now == applied {
+				continue // touched, not changed
+			}
+			if err := s.Reload(ctx); errors.Is(err, ErrReloadBusy) {
+				pending = true // try again once the running one is done
+				quiet = s.clock.After(reloadQuiet)
+				continue
+			}
+			applied = now
+			rewatch() // plugin_dir or plugin paths may have changed
+		}
+	}
+}
+
+// fingerprint is the size and mtime of the config file and of every .wasm
+// a reload would read.
+func (s *Service) fingerprint() string {
+	var b strings.Builder
+	add := func(path string) {
+		if fi, err := os.Stat(path); err == nil {
+			fmt.Fprintf(&b, "%s\x00%d\x00%d\n", path, fi.ModTime().UnixNano(), fi.Size())
+		} else {
+			b.WriteString(path + "\x00-\n")
+		}
+	}
+	add(s.cfg.File)
+	cfg := s.gen.Load().h.cfg
+	for _, pc := range cfg.Plugins {
+		if pc.Path != "" {
+			add(pc.Path)
+		}
+	}
+	if ents, err := os.ReadDir(cfg.PluginDir); err == nil {
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".wasm") {
+				add(filepath.Join(cfg.PluginDir, e.Name()))
+			}
+		}
+	}
+	return b.String()
+}
+
+// configDirs are the folders holding the config file and the plugins.
+func (s *Service) configDirs() []string {
+	cfg := s.gen.Load().h.cfg
+	dirs := []string{filepath.Dir(s.cfg.File)}
+	if cfg.PluginDir != "" {
+		dirs = append(dirs, cfg.PluginDir)
+	}
+	for _, pc := range cfg.Plugins {
+		if pc.Path != "" {
+			dirs = append(dirs, filepath.Dir(pc.Path))
+		}
+	}
+	for i, d := range dirs {
+		if abs, err := filepath.Abs(d); err == nil {
+			dirs[i] = abs
+		}
+	}
+	slices.Sort(dirs)
+	return slices.Compact(dirs)
+}
+
+// configRelevant reports whether an event's path is one a reload reads.
+func (s *Service) configRelevant(path string) bool {
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	path = abs(path)
+	if path == abs(s.cfg.File) {
+		return true
+	}
+	cfg := s.gen.Load().h.cfg
+	if strings.HasSuffix(path, ".wasm") && filepath.Dir(path) == abs(cfg.PluginDir) {
+		return true
+	}
+	for _, pc := range cfg.Plugins {
+		if pc.Path != "" && abs(pc.Path) == path {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,183 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/filehost/host/internal/folder"
+)
+
+// ErrorReport is a failed file's report, failed/NAME.error.json.
+type ErrorReport = folder.Report
+
+// fileRun is one file on the per-file path that --input and watch mode
+// share: claimed, run through its pipeline (once per attempt), then
+// committed to processed/ or failed into failed/ with its report.
+type fileRun struct {
+	h       *Host
+	folder  *folder.Folder
+	wc      WatchConfig
+	claim   *folder.Claim
+	started time.Time
+	// enter, if set, is called as the chain is about to run and returns
+	// what to call when it has (watch mode: a CPU token, the tracker).
+	enter func(ctx context.Context, pipeline string, size int64, attempt int) (leave func(), err error)
+	// wrap, if set, wraps the input as the chain reads it (progress).
+	wrap func(io.Reader) io.Reader
+}
+
+// choose returns the file's pipeline, by name and content (or the one
+// the host was told to use, host --pipeline).
+func (r *fileRun) choose() (*PipelineConfig, error) {
+	head := make([]byte, HeadSize)
+	if f := r.claim.File(); f != nil {
+		n, _ := f.ReadAt(head, 0)
+		head = head[:n]
+	} else {
+		head = nil
+	}
+	if pc := r.h.pipelineFor(r.wc, r.claim.Orig, head); pc != nil {
+		return pc, nil
+	}
+	return nil, r.h.cfg.NoPipeline(r.wc, r.claim.Orig, head)
+}
+
+// attempt runs the claimed file through its pipeline once and commits
+// the result.
+func (r *fileRun) attempt(ctx context.Context, attempt int) (string, Result, error) {
+	var res Result
+	pc, err := r.choose()
+	if err != nil {
+		return "", res, err
+	}
+	res.Pipeline = pc.Name
+	if err := r.claim.Err(); err != nil {
+		return "", res, err
+	}
+	name := r.claim.Orig // the user's name, not a variant in underprocess/
+	out, err := r.claim.Commit(pc.ResultName(name), func(w io.Writer) error {
+		if r.enter != nil {
+			leave, err := r.enter(ctx, pc.Name, r.claim.Info.Size(), attempt)
+			if err != nil {
+				return err
+			}
+			defer leave()
+		}
+		var in io.Reader = io.NewSectionReader(r.claim.File(), 0, 1<<62)
+		if r.wrap != nil {
+			in = r.wrap(in)
+		}
+		var err error
+		res, err = r.h.Process(ctx, pc.Name, name, in, w)
+		return err
+	})
+	res.Pipeline = pc.Name
+	return out, res, err
+}
+
+// fail moves the claimed file to failed/ with a report of cause.
+func (r *fileRun) fail(cause error, pipeline string, attempts int) (string, error) {
+	return r.claim.Fail(ErrorReport{
+		File:     r.claim.Orig,
+		Pipeline: pipeline,
+		Plugin:   pluginOf(cause),
+		Error:    cause.Error(),
+		Attempts: attempts,
+		Started:  r.started.UTC(),
+		Failed:   time.Now().UTC(),
+		Host:     VersionString(),
+	})
+}
+
+// ProcessFile runs the file at path through the folder protocol: a file
+// in a watched folder's unprocessed/ is claimed into underprocess/, its
+// result committed to processed/, or the original moved to failed/ with
+// an error report. Any other file is read where it is and left there; its
+// result goes to the first watched folder's processed/, and on failure
+// nothing is written. It returns the path of the result.
+func (h *Host) ProcessFile(ctx context.Context, path string) (string, Result, error) {
+	if err := checkInput(path); err != nil {
+		return "", Result{}, err
+	}
+	wc := h.cfg.Watch[0]
+	var f *folder.Folder
+	for _, w := range h.cfg.Watch {
+		wf, err := openWatch(w, true, false) // --input always syncs: run.sync is for watch mode
+		if err != nil {
+			return "", Result{}, err
+		}
+		if wf.Inside(path) {
+			if f != nil {
+				f.Close()
+			}
+			f, wc = wf, w
+			break
+		}
+		if f == nil {
+			f = wf
+		} else {
+			wf.Close()
+		}
+	}
+	defer f.Close()
+	var claim *folder.Claim
+	var err error
+	if f.Inside(path) {
+		claim, err = f.Claim(filepath.Base(path))
+	} else {
+		claim, err = f.ClaimExternal(path)
+	}
+	if err != nil {
+		return "", Result{}, fmt.Errorf("%s: claim: %w", path, err)
+	}
+	run := &fileRun{h: h, folder: f, wc: wc, claim: claim, started: time.Now()}
+	out, res, err := run.attempt(ctx, 1)
+	if errors.Is(err, folder.ErrInputKept) {
+		h.logger.Error("result committed; the input stays in underprocess/ until the next start", "file", claim.Path(), "output", out, "error", err)
+		return out, res, nil
+	}
+	if err == nil {
+		return out, res, nil
+	}
+	if ctx.Err() != nil {
+		// Interrupted: the file goes back, untouched.
+		if _, rerr := claim.Requeue(); rerr != nil {
+			return "", res, errors.Join(&FileError{File: path, Err: err}, rerr)
+		}
+		return "", res, &FileError{File: path, Pipeline: res.Pipeline, Err: err}
+	}
+	ferr := &FileError{File: path, Pipeline: res.Pipeline, Plugin: pluginOf(err), Err: err}
+	dst, fe := run.fail(err, res.Pipeline, 1)
+	ferr.Failed = dst
+	if fe != nil {
+		return "", res, errors.Join(ferr, fmt.Errorf("move to failed/: %w", fe))
+	}
+	return "", res, ferr
+}
+
+// openWatch opens a [[watch]] entry's folder. group is for watch mode.
+func openWatch(wc WatchConfig, sync, group bool) (*folder.Folder, error) {
+	return folder.Open(wc.Dir, folder.Options{Archive: wc.Archive, NoSync: !sync, Group: group})
+}
+
+func checkInput(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("input %s: no such file", path)
+		}
+		return fmt.Errorf("input %s: %w", path, err)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("input %s: is a directory, not a file", path)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("input %s: not a regular file", path)
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package folder
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// renameNoReplace renames old in od to new in nd unless new exists, when
+// it fails with unix.EEXIST. One renameat2 does both where the filesystem
+// supports it; on this folder's filesystem without it, new is looked up
+// first, which is atomic only against this host.
+func (f *Folder) renameNoReplace(od int, old string, nd int, new string) error {
+	if !f.noReplace.Load() {
+		err := f.sys.renameNoReplace(od, old, nd, new)
+		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.ENOTSUP) {
+			return err
+		}
+		f.noReplace.Store(true)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(nd, new, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+		return unix.EEXIST
+	} else if !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	return f.sys.rename(od, old, nd, new)
+}
+
+// noLinks reports a filesystem without hard links.
+func noLinks(err error) bool {
+	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EMLINK) || errors.Is(err, unix.ENOSYS)
+}
+
+// place puts the file old of od into nd under the first name of names(i)
+// that is free, and never replaces a file: link(2) fails on an existing
+// name. With keep, old stays (a second link); else it is removed. On a
+// filesystem without hard links it renames instead (moved is then true:
+// old is gone whatever keep says). free, if set, must also hold for a
+// name to be taken.
+func (f *Folder) place(od int, old string, nd int, names func(int) string, keep bool, free func(string) bool) (name string, moved bool, err error) {
+	for i := 0; i < 100000; i++ {
+		name := names(i)
+		if free != nil && !free(name) {
+			continue
+		}
+		err := f.sys.link(od, old, nd, name)
+		if err == nil {
+			if !keep {
+				if err := unix.Unlinkat(od, old, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+					_ = unix.Unlinkat(nd, name, 0)
+					return "", false, err
+				}
+			}
+			return name, false, nil
+		}
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if !noLinks(err) {
+			return "", false, err
+		}
+		err = f.renameNoReplace(od, old, nd, name)
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
+			return "", false, err
+		}
+		return name, true, nil
+	}
+	return "", false, errors.New("no free name")
+}
+
+// createTemp creates a new temp file in the directory open as dir, named
+// tempPrefix, tag and a random number, with mode perm exactly (not less
+// the umask). It does not use the network poller, which for a regular
+// file costs four system calls that fail or are undone.
+func createTemp(dir int, tag string, perm uint32) (*os.File, string, error) {
+	for try := 0; ; try++ {
+		name := tempPrefix + tag + strconv.FormatUint(uint64(rand.Uint32()), 10)
+		fd, err := unix.Openat(dir, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, perm)
+		if err == nil {
+			if err := unix.Fchmod(fd, perm); err != nil {
+				_ = unix.Close(fd)
+				_ = unix.Unlinkat(dir, name, 0)
+				return nil, "", err
+			}
+			return os.NewFile(uintptr(fd), name), name, nil
+		}
+		if !errors.Is(err, unix.EEXIST) || try == 100 {
+			return nil, "", fmt.Errorf("create %s: %w", name, err)
+		}
+	}
+}
+
+// writeTemp writes a new temp file in dir with write, syncs it unless
+// NoSync, and returns its name and the file, still open and locked so that
+// another host's Recover leaves it alone: close it once the temp is linked
+// or removed. On error nothing is left.
+func (f *Folder) writeTemp(dir int, tag string, perm uint32, write func(*os.File) error) (string, *os.File, error) {
+	file, name, err := createTemp(dir, tag, perm)
+	if err != nil {
+		return "", nil, err
+	}
+	_ = unix.Flock(int(file.Fd()), unix.LOCK_EX|unix.LOCK_NB) // a new file: no one else holds it
+	err = write(file)
+	if err == nil && !f.opts.NoSync {
+		err = file.Sync()
+	}
+	if err != nil {
+		file.Close()
+		_ = unix.Unlinkat(dir, name, 0) // Leave no partial output.
+		return "", nil, err
+	}
+	return name, file, nil
+}
+
+func exists(dir int, name string) bool {
+	var st unix.Stat_t
+	return unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
+}

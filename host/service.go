@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -191,6 +190,7 @@ func NewService(h *Host, opts ServiceOptions) (*Service, error) {
 		}
 		s.folders = append(s.folders, wd)
 	}
+	s.dashboardStart() // host/dashboard.go
 	return s, nil
 }
 
@@ -258,9 +258,6 @@ func (s *Service) Plugins() []*wasm.Plugin { return s.gen.Load().h.Plugins() }
 
 // Pipelines returns the configured pipelines.
 func (s *Service) Pipelines() []PipelineConfig { return s.gen.Load().h.cfg.Pipeline }
-
-// UploadDir is where uploaded files go: the first folder's unprocessed/.
-func (s *Service) UploadDir() string { return s.folders[0].folder.Path(folder.Unprocessed) }
 
 // Started is when the service was made.
 func (s *Service) Started() time.Time { return s.started }
@@ -573,40 +570,6 @@ func (s *Service) Retry(id uint64) error {
 	s.tracker.MarkRetried(id)
 	s.logger.Info("failed file returned for another try", "file", f.Name)
 	return nil
-}
-
-// OpenResult opens a processed file's result, refusing a symbolic link
-// or anything but a regular file put in its place.
-func (s *Service) OpenResult(id uint64) (*os.File, fs.FileInfo, error) {
-	f, ok := s.tracker.Get(id)
-	if !ok || f.State != tracker.Processed || f.Output == "" {
-		return nil, nil, fmt.Errorf("file %d: %w: no result", id, fs.ErrNotExist)
-	}
-	wd := s.folderOf(f.Folder)
-	if wd == nil {
-		return nil, nil, fmt.Errorf("file %d: %w: no result", id, fs.ErrNotExist)
-	}
-	name := wd.folder.ResultName(f.Output)
-	if name == "" {
-		return nil, nil, fmt.Errorf("file %d: %w: no result", id, fs.ErrNotExist)
-	}
-	file, fi, err := wd.folder.OpenResult(name)
-	if err != nil {
-		return nil, nil, fmt.Errorf("file %d: result: %w", id, err)
-	}
-	return file, fi, nil
-}
-
-// Result returns the path of a processed file's result, once it is known
-// to be a regular file.
-func (s *Service) Result(id uint64) (string, error) {
-	file, _, err := s.OpenResult(id)
-	if err != nil {
-		return "", err
-	}
-	file.Close()
-	f, _ := s.tracker.Get(id)
-	return f.Output, nil
 }
 
 func (s *Service) folderOf(dir string) *watched {

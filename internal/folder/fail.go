@@ -136,6 +136,8 @@ type FailedFile struct {
 	Size    int64
 	ModTime time.Time
 	Report  *Report // nil if missing or unreadable
+	// ReportErr says why Report is nil.
+	ReportErr error
 }
 
 // Failed lists failed/: every failed file with its report, oldest first.
@@ -164,12 +166,14 @@ func (f *Folder) Failed() ([]FailedFile, error) {
 			continue
 		}
 		ff := FailedFile{Name: name, Size: fi.Size(), ModTime: fi.ModTime()}
-		if data, err := readAt(d.failed.fd, ReportName(name), 1<<20); err == nil {
+		data, err := readAt(d.failed.fd, ReportName(name), 1<<20)
+		if err == nil {
 			var r Report
-			if json.Unmarshal(data, &r) == nil {
+			if err = json.Unmarshal(data, &r); err == nil {
 				ff.Report = &r
 			}
 		}
+		ff.ReportErr = err
 		out = append(out, ff)
 	}
 	sortByTime(out, func(x FailedFile) (time.Time, string) { return x.ModTime, x.Name })
@@ -186,7 +190,7 @@ func (f *Folder) OpenFailed(name string) (*os.File, error) {
 		return nil, err
 	}
 	file, _, err := openRegular(d.failed.fd, name, filepath.Join(f.Dir, Failed, name))
-	return file, err
+	return file, asMissing(err)
 }
 
 // ReadReport returns failed/name's report as written.

@@ -138,7 +138,17 @@ func (f *Folder) OpenResult(name string) (*os.File, fs.FileInfo, error) {
 	if dir != d.processed.fd {
 		defer unix.Close(dir)
 	}
-	return openRegular(dir, base, path.Join(f.Dir, Processed, name))
+	file, fi, err := openRegular(dir, base, path.Join(f.Dir, Processed, name))
+	return file, fi, asMissing(err)
+}
+
+// asMissing makes a refusal to read something that is not a regular file
+// (a link put in a result's place) look like no file at all to readers.
+func asMissing(err error) error {
+	if errors.Is(err, ErrNotRegular) {
+		return fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	return err
 }
 
 // ResultName returns the name of a result path relative to processed/, or

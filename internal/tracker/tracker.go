@@ -6,8 +6,11 @@
 package tracker
 
 import (
+	"cmp"
+	"container/heap"
+	"math"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -52,7 +55,13 @@ type File struct {
 	// Retried is set on a failed file sent back to unprocessed/ for
 	// another try; the new try gets a record of its own.
 	Retried bool `json:"retried,omitempty"`
+	// Rebuilt is set on a record restored from the folders at start.
+	Rebuilt bool `json:"restored,omitempty"`
 }
+
+// Restored reports whether the record was rebuilt from the folders at
+// start rather than seen finishing.
+func (f *File) Restored() bool { return f.Rebuilt }
 
 // Duration is the processing time of a finished file, or the time so far.
 func (f File) Duration(now time.Time) time.Duration {
@@ -66,7 +75,8 @@ func (f File) Duration(now time.Time) time.Duration {
 }
 
 // Event is a change: a file's new record, or its removal from the
-// tracker (Removed: a queued file that vanished or was handed back).
+// tracker (Removed: a queued file that vanished or was handed back, or a
+// finished record forgotten).
 type Event struct {
 	Seq     uint64 `json:"seq"`
 	File    File   `json:"file"`
@@ -80,8 +90,17 @@ type Totals struct {
 	Processed  int64 `json:"processed"`
 	Failed     int64 `json:"failed"`
 	Retried    int64 `json:"retried"`
-	BytesIn    int64 `json:"bytes_in"`
-	BytesOut   int64 `json:"bytes_out"`
+	// BytesIn counts what was read of every finished file, failed ones
+	// included; BytesOut what was written as results.
+	BytesIn  int64 `json:"bytes_in"`
+	BytesOut int64 `json:"bytes_out"`
+	// InFailed is how many failed files the tracker holds that are still
+	// in failed/: restored at start or failed since, not retried, deleted
+	// or evicted from history.
+	InFailed int `json:"in_failed"`
+	// Restored is how many records Restore rebuilt from the folders at
+	// start. They are in history, not in the counts since start.
+	Restored int `json:"restored"`
 }
 
 // PluginFigures are one plugin's figures over the files it handled.
@@ -95,7 +114,20 @@ type PluginFigures struct {
 	P95      time.Duration `json:"p95_ns"`
 }
 
-// Point is one second of throughput.
+// PipelineFigures are one pipeline's figures over the files it finished
+// since start.
+type PipelineFigures struct {
+	Name     string        `json:"name"`
+	Files    int64         `json:"files"` // processed and failed
+	Failed   int64         `json:"failed"`
+	BytesIn  int64         `json:"bytes_in"`
+	BytesOut int64         `json:"bytes_out"`
+	P50      time.Duration `json:"p50_ns"` // processing time of a file
+	P95      time.Duration `json:"p95_ns"`
+}
+
+// Point is one second of throughput: files finished (processed or
+// failed) and the bytes read from them.
 type Point struct {
 	Time  time.Time `json:"time"`
 	Files int64     `json:"files"`
@@ -104,33 +136,64 @@ type Point struct {
 
 // Tracker is safe for concurrent use.
 type Tracker struct {
-	mu      sync.Mutex
-	now     func() time.Time
-	nextID  uint64
-	seq     uint64
-	active  map[uint64]*File // queued and processing
-	history []*File          // finished, oldest first, at most limit
-	kept    map[State]int    // finished files in history, by state
-	byID    map[uint64]*File // active and history
-	limit   int
-	last    *File
-	totals  Totals
-	plugins map[string]*pluginAcc
-	rate    [rateWindow]Point
-	subs    map[chan Event]struct{}
-	lastPub map[uint64]time.Time // last progress event per file
+	mu        sync.Mutex
+	now       func() time.Time
+	nextID    uint64
+	seq       uint64
+	active    map[uint64]*File // queued and processing
+	history   []*File          // finished, oldest first, at most limit
+	kept      map[State]int    // finished files in history, by state
+	byID      map[uint64]*File // active and history
+	limit     int
+	last      *File
+	totals    Totals
+	plugins   map[string]*pluginAcc
+	pipelines map[string]*pipelineAcc
+	rate      [rateWindow]Point
+	subs      map[chan Event]struct{}
+	lastPub   map[uint64]time.Time // last progress event per file
 }
 
 const (
-	rateWindow    = 15 * 60 // seconds of throughput kept
-	reservoirSize = 1024    // recent durations kept per plugin for percentiles
+	rateWindow    = 60 * 60 // seconds of throughput kept: the chart's longest range
+	reservoirSize = 1024    // recent durations kept per plugin and pipeline for percentiles
 	progressEvery = 200 * time.Millisecond
+	// RateWindow is the sliding window of the "now" rates (View.Rate).
+	RateWindow = 10 * time.Second
 )
 
 type pluginAcc struct {
 	PluginFigures
-	recent []time.Duration
-	next   int
+	durations reservoir
+}
+
+type pipelineAcc struct {
+	PipelineFigures
+	durations reservoir
+}
+
+// reservoir keeps the last reservoirSize durations, for percentiles.
+type reservoir struct {
+	d    []time.Duration
+	next int
+}
+
+func (r *reservoir) add(d time.Duration) {
+	if len(r.d) < reservoirSize {
+		r.d = append(r.d, d)
+		return
+	}
+	r.d[r.next] = d
+	r.next = (r.next + 1) % reservoirSize
+}
+
+func (r *reservoir) percentiles() (p50, p95 time.Duration) {
+	d := slices.Clone(r.d)
+	slices.Sort(d)
+	if n := len(d); n > 0 {
+		return d[(n-1)*50/100], d[(n-1)*95/100]
+	}
+	return 0, 0
 }
 
 // DefaultHistory is how many finished files a tracker keeps when New is
@@ -143,15 +206,23 @@ func New(history int) *Tracker {
 		history = DefaultHistory
 	}
 	return &Tracker{
-		now:     time.Now,
-		active:  map[uint64]*File{},
-		byID:    map[uint64]*File{},
-		kept:    map[State]int{},
-		limit:   history,
-		plugins: map[string]*pluginAcc{},
-		subs:    map[chan Event]struct{}{},
-		lastPub: map[uint64]time.Time{},
+		now:       time.Now,
+		active:    map[uint64]*File{},
+		byID:      map[uint64]*File{},
+		kept:      map[State]int{},
+		limit:     history,
+		plugins:   map[string]*pluginAcc{},
+		pipelines: map[string]*pipelineAcc{},
+		subs:      map[chan Event]struct{}{},
+		lastPub:   map[uint64]time.Time{},
 	}
+}
+
+// SetClock replaces the tracker's clock, for tests that step time.
+func (t *Tracker) SetClock(now func() time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.now = now
 }
 
 // Queue records a file waiting in folder and returns its id.
@@ -245,6 +316,8 @@ func (t *Tracker) Finish(id uint64, r Result) {
 	}
 	f.Finished, f.Output, f.Stages, f.Plugin = now, r.Output, r.Stages, r.Plugin
 	f.BytesDone, f.BytesOut = r.BytesIn, r.BytesOut
+	t.totals.BytesIn += r.BytesIn
+	t.totals.BytesOut += r.BytesOut
 	if r.Err != nil {
 		f.State, f.Error = Failed, r.Err.Error()
 		t.totals.Failed++
@@ -252,11 +325,23 @@ func (t *Tracker) Finish(id uint64, r Result) {
 		f.State = Processed
 		t.totals.Processed++
 		t.last = f
-		t.totals.BytesIn += r.BytesIn
-		t.totals.BytesOut += r.BytesOut
-		b := t.bucket(now)
-		b.Files++
-		b.Bytes += r.BytesIn
+	}
+	b := t.bucket(now)
+	b.Files++
+	b.Bytes += r.BytesIn
+	if f.Pipeline != "" {
+		acc := t.pipelines[f.Pipeline]
+		if acc == nil {
+			acc = &pipelineAcc{PipelineFigures: PipelineFigures{Name: f.Pipeline}}
+			t.pipelines[f.Pipeline] = acc
+		}
+		acc.Files++
+		acc.BytesIn += r.BytesIn
+		acc.BytesOut += r.BytesOut
+		if r.Err != nil {
+			acc.Failed++
+		}
+		acc.durations.add(f.Duration(now))
 	}
 	for _, s := range r.Stages {
 		acc := t.plugins[s.Plugin]
@@ -267,29 +352,14 @@ func (t *Tracker) Finish(id uint64, r Result) {
 		acc.Files++
 		acc.BytesIn += s.BytesIn
 		acc.BytesOut += s.BytesOut
-		if len(acc.recent) < reservoirSize {
-			acc.recent = append(acc.recent, s.Duration)
-		} else {
-			acc.recent[acc.next] = s.Duration
-			acc.next = (acc.next + 1) % reservoirSize
-		}
+		acc.durations.add(s.Duration)
 	}
 	if r.Plugin != "" {
 		if acc := t.plugins[r.Plugin]; acc != nil {
 			acc.Errors++
 		}
 	}
-	t.history = append(t.history, f)
-	t.kept[f.State]++
-	if len(t.history) > t.limit {
-		old := t.history[0]
-		t.kept[old.State]--
-		t.history[0] = nil
-		t.history = t.history[1:]
-		if t.byID[old.ID] == old {
-			delete(t.byID, old.ID)
-		}
-	}
+	t.keep(f)
 	t.publish(f, false)
 }
 
@@ -302,7 +372,98 @@ func (t *Tracker) MarkRetried(id uint64) {
 		return
 	}
 	f.Retried = true
+	t.totals.InFailed--
 	t.publish(f, false)
+}
+
+// keep appends a finished record to history, evicting the oldest past
+// the limit.
+func (t *Tracker) keep(f *File) {
+	t.history = append(t.history, f)
+	t.kept[f.State]++
+	if f.State == Failed && !f.Retried {
+		t.totals.InFailed++
+	}
+	if len(t.history) > t.limit {
+		old := t.history[0]
+		t.unkeep(old)
+		t.history[0] = nil
+		t.history = t.history[1:]
+	}
+}
+
+// unkeep takes a record that leaves history out of the counts and the
+// index.
+func (t *Tracker) unkeep(old *File) {
+	t.kept[old.State]--
+	if old.State == Failed && !old.Retried {
+		t.totals.InFailed--
+	}
+	if t.byID[old.ID] == old {
+		delete(t.byID, old.ID)
+	}
+	if t.last == old {
+		t.last = nil
+	}
+}
+
+// Restore adds finished records rebuilt from the folders at start (the
+// files in failed/ with their reports, the results in processed/), in any
+// order. Each gets a new id; their State must be Processed or Failed,
+// others are skipped. They join history by their Finished time, older
+// than anything finished since start, within the history limit (the
+// newest are kept), and are not counted in the totals since start. The
+// newest processed one becomes Last if nothing was processed yet.
+func (t *Tracker) Restore(files []File) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	recs := make([]*File, 0, len(files))
+	for _, f := range files {
+		if f.State != Processed && f.State != Failed {
+			continue
+		}
+		c := copyFile(&f)
+		c.Rebuilt = true
+		recs = append(recs, &c)
+	}
+	slices.SortStableFunc(recs, func(a, b *File) int { return a.Finished.Compare(b.Finished) })
+	if room := t.limit - len(t.history); len(recs) > room {
+		recs = recs[len(recs)-max(room, 0):]
+	}
+	for _, f := range recs {
+		t.nextID++
+		f.ID = t.nextID
+		t.byID[f.ID] = f
+		t.kept[f.State]++
+		if f.State == Failed && !f.Retried {
+			t.totals.InFailed++
+		}
+		t.totals.Restored++
+		if f.State == Processed && (t.last == nil || t.last.Restored() && f.Finished.After(t.last.Finished)) {
+			t.last = f
+		}
+		t.publish(f, false)
+	}
+	t.history = append(recs, t.history...)
+}
+
+// Forget removes a finished record from history: its file was deleted
+// from failed/ (or dismissed). It reports whether the record was kept.
+func (t *Tracker) Forget(id uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, ok := t.byID[id]
+	if !ok || (f.State != Processed && f.State != Failed) {
+		return false
+	}
+	i := slices.Index(t.history, f)
+	if i < 0 {
+		return false
+	}
+	t.unkeep(f)
+	t.history = slices.Delete(t.history, i, i+1)
+	t.publish(f, true)
+	return true
 }
 
 // leave takes f out of its current state's count.
@@ -404,35 +565,67 @@ func (t *Tracker) Get(id uint64) (File, bool) {
 	return copyFile(f), true
 }
 
+// Filter selects records for Query. Empty fields match everything.
+type Filter struct {
+	State    State
+	Name     string // a case-insensitive part of the file name
+	Pipeline string // exact
+	Folder   string // exact
+}
+
+func (q *Filter) match(f *File, lowerName string) bool {
+	return (q.State == "" || f.State == q.State) &&
+		(q.Pipeline == "" || f.Pipeline == q.Pipeline) &&
+		(q.Folder == "" || f.Folder == q.Folder) &&
+		(lowerName == "" || strings.Contains(strings.ToLower(f.Name), lowerName))
+}
+
 // Files returns the records in state (all states if ""), at most limit
-// (0: no limit) from offset, and how many there are in all. Queued and
-// processing files come oldest first; finished files newest first. The
-// cost grows with offset+limit, not with the history kept.
+// (0: no limit) from offset, and how many there are in all. See Query.
 func (t *Tracker) Files(state State, offset, limit int) ([]File, int) {
+	return t.Query(Filter{State: state}, offset, limit)
+}
+
+// Query returns the records that match q, at most limit (0: no limit)
+// from offset, and how many match in all. Queued and processing files
+// come first, oldest first; then finished files, newest first. Without a
+// name, pipeline or folder the cost grows with offset+limit; with one,
+// every record kept is looked at once.
+func (t *Tracker) Query(q Filter, offset, limit int) ([]File, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	offset = max(offset, 0)
+	name := strings.ToLower(q.Name)
+	narrow := name != "" || q.Pipeline != "" || q.Folder != ""
 	var active []*File
-	if state == "" || state == Queued || state == Processing {
-		for _, f := range t.active {
-			if state == "" || f.State == state {
-				active = append(active, f)
+	nActive := 0
+	if q.State == "" || q.State == Queued || q.State == Processing {
+		keep := math.MaxInt // the first offset+limit are enough
+		if limit > 0 {
+			keep = offset + limit
+		}
+		active, nActive = smallest(t.active, func(f *File) bool { return q.match(f, name) }, keep)
+	}
+	finished := q.State == "" || q.State == Processed || q.State == Failed
+	total := nActive
+	switch {
+	case !finished:
+	case narrow:
+		for _, f := range t.history {
+			if q.match(f, name) {
+				total++
 			}
 		}
-		sort.Slice(active, func(i, j int) bool { return active[i].ID < active[j].ID })
-	}
-	total := len(active)
-	switch state {
-	case "":
+	case q.State == "":
 		total += len(t.history)
-	case Processed, Failed:
-		total += t.kept[state]
+	default:
+		total += t.kept[q.State]
 	}
-	want := total - offset
+	want := max(total-offset, 0)
 	if limit > 0 {
 		want = min(want, limit)
 	}
-	out := make([]File, 0, max(want, 0))
+	out := make([]File, 0, want)
 	skip := offset
 	for _, f := range active {
 		if len(out) == want {
@@ -444,12 +637,12 @@ func (t *Tracker) Files(state State, offset, limit int) ([]File, int) {
 		}
 		out = append(out, copyFile(f))
 	}
-	if state != "" && state != Processed && state != Failed {
+	if !finished {
 		return out, total
 	}
 	for i := len(t.history) - 1; i >= 0 && len(out) < want; i-- {
 		f := t.history[i]
-		if state != "" && f.State != state {
+		if q.State != "" && f.State != q.State || narrow && !q.match(f, name) {
 			continue
 		}
 		if skip > 0 {
@@ -465,36 +658,187 @@ func (t *Tracker) Files(state State, offset, limit int) ([]File, int) {
 func (t *Tracker) Plugins() []PluginFigures {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.pluginFigures()
+}
+
+func (t *Tracker) pluginFigures() []PluginFigures {
 	out := make([]PluginFigures, 0, len(t.plugins))
 	for _, acc := range t.plugins {
 		pf := acc.PluginFigures
-		d := slices.Clone(acc.recent)
-		slices.Sort(d)
-		if n := len(d); n > 0 {
-			pf.P50 = d[(n-1)*50/100]
-			pf.P95 = d[(n-1)*95/100]
-		}
+		pf.P50, pf.P95 = acc.durations.percentiles()
 		out = append(out, pf)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	slices.SortFunc(out, func(a, b PluginFigures) int { return cmp.Compare(a.Name, b.Name) })
 	return out
 }
 
-// Throughput returns one point per second for the last 15 minutes, oldest
-// first, with zeros for idle seconds.
-func (t *Tracker) Throughput() []Point {
+// Pipelines returns figures per pipeline, sorted by name.
+func (t *Tracker) Pipelines() []PipelineFigures {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now().Truncate(time.Second)
-	out := make([]Point, rateWindow)
+	return t.pipelineFigures()
+}
+
+func (t *Tracker) pipelineFigures() []PipelineFigures {
+	out := make([]PipelineFigures, 0, len(t.pipelines))
+	for _, acc := range t.pipelines {
+		pf := acc.PipelineFigures
+		pf.P50, pf.P95 = acc.durations.percentiles()
+		out = append(out, pf)
+	}
+	slices.SortFunc(out, func(a, b PipelineFigures) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Throughput returns one point per second for the last n seconds (at
+// most an hour; 0 means the whole hour), oldest first, with zeros for idle
+// seconds. The last point is the current, unfinished second.
+func (t *Tracker) Throughput(n int) []Point {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.points(t.now(), n)
+}
+
+func (t *Tracker) points(now time.Time, n int) []Point {
+	if n <= 0 || n > rateWindow {
+		n = rateWindow
+	}
+	sec := now.Truncate(time.Second)
+	out := make([]Point, n)
 	for i := range out {
-		sec := now.Add(time.Duration(i-rateWindow+1) * time.Second)
-		b := t.rate[sec.Unix()%rateWindow]
-		if b.Time.Equal(sec) {
+		at := sec.Add(time.Duration(i-n+1) * time.Second)
+		b := t.rate[at.Unix()%rateWindow]
+		if b.Time.Equal(at) {
 			out[i] = b
 		} else {
-			out[i] = Point{Time: sec}
+			out[i] = Point{Time: at}
 		}
 	}
 	return out
+}
+
+// Rate is files and bytes per second over a sliding window.
+type Rate struct {
+	Files  float64       `json:"files_per_s"`
+	Bytes  float64       `json:"bytes_per_s"`
+	Window time.Duration `json:"window_ns"`
+}
+
+// rate is the mean over the RateWindow that ends now: the whole seconds
+// before the current one and the part of the current one gone by, so it
+// neither drops to zero at each new second nor lags a second behind.
+func (t *Tracker) rateAt(now time.Time) Rate {
+	whole := int(RateWindow/time.Second) - 1
+	pts := t.points(now, whole+1)
+	var files, bytes int64
+	for _, p := range pts {
+		files += p.Files
+		bytes += p.Bytes
+	}
+	span := time.Duration(whole)*time.Second + now.Sub(now.Truncate(time.Second))
+	sec := span.Seconds()
+	return Rate{Files: float64(files) / sec, Bytes: float64(bytes) / sec, Window: span}
+}
+
+// Limits say how many records of each list View returns.
+type Limits struct {
+	Queue, Processing, Recent, Failed int
+}
+
+// View is everything a dashboard shows, taken at one moment under one
+// lock, so its panels agree with each other.
+type View struct {
+	Seq        uint64            `json:"seq"` // events up to this one are included
+	Now        time.Time         `json:"now"`
+	Totals     Totals            `json:"totals"`
+	Last       *File             `json:"last"`
+	Queue      []File            `json:"queue"`      // the oldest queued files
+	Processing []File            `json:"processing"` // oldest first
+	Recent     []File            `json:"recent"`     // processed, newest first
+	Failed     []File            `json:"failed"`     // newest first
+	Plugins    []PluginFigures   `json:"plugins"`
+	Pipelines  []PipelineFigures `json:"pipelines"`
+	Rate       Rate              `json:"rate"`
+}
+
+// View returns the tracker's state at one moment, with at most the
+// given number of records per list. Its cost grows with the number of
+// active files and the limits, not with history.
+func (t *Tracker) View(l Limits) View {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	v := View{
+		Seq: t.seq, Now: now, Totals: t.totals,
+		Queue:      oldest(t.active, Queued, l.Queue),
+		Processing: oldest(t.active, Processing, l.Processing),
+		Recent:     make([]File, 0, l.Recent),
+		Failed:     make([]File, 0, l.Failed),
+		Plugins:    t.pluginFigures(),
+		Pipelines:  t.pipelineFigures(),
+		Rate:       t.rateAt(now),
+	}
+	if t.last != nil {
+		l := copyFile(t.last)
+		v.Last = &l
+	}
+	for i := len(t.history) - 1; i >= 0 && (len(v.Recent) < l.Recent || len(v.Failed) < l.Failed); i-- {
+		f := t.history[i]
+		switch {
+		case f.State == Processed && len(v.Recent) < l.Recent:
+			v.Recent = append(v.Recent, copyFile(f))
+		case f.State == Failed && len(v.Failed) < l.Failed:
+			v.Failed = append(v.Failed, copyFile(f))
+		}
+	}
+	return v
+}
+
+// oldest returns the n active files in state with the smallest ids (the
+// first queued), oldest first.
+func oldest(active map[uint64]*File, state State, n int) []File {
+	files, _ := smallest(active, func(f *File) bool { return f.State == state }, n)
+	out := make([]File, len(files))
+	for i, f := range files {
+		out[i] = copyFile(f)
+	}
+	return out
+}
+
+// smallest returns the n active files that match with the smallest ids,
+// in order, chosen with a bounded heap, and how many match in all.
+func smallest(active map[uint64]*File, match func(*File) bool, n int) ([]*File, int) {
+	var h idHeap
+	total := 0
+	for _, f := range active {
+		if !match(f) {
+			continue
+		}
+		total++
+		if len(h) < n {
+			heap.Push(&h, f)
+		} else if n > 0 && f.ID < h[0].ID {
+			h[0] = f
+			heap.Fix(&h, 0)
+		}
+	}
+	out := make([]*File, len(h))
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(&h).(*File)
+	}
+	return out, total
+}
+
+// idHeap is a max-heap by id: its top is the newest file kept.
+type idHeap []*File
+
+func (h idHeap) Len() int           { return len(h) }
+func (h idHeap) Less(i, j int) bool { return h[i].ID > h[j].ID }
+func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *idHeap) Push(x any)        { *h = append(*h, x.(*File)) }
+func (h *idHeap) Pop() any {
+	old := *h
+	f := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return f
 }

@@ -2,6 +2,8 @@ package tracker
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,9 +55,10 @@ func TestLifecycle(t *testing.T) {
 			t.Fatalf("events %v, want %v", states, want)
 		}
 	}
-	tp := tr.Throughput()
-	if len(tp) != 900 || tp[899].Files != 1 || tp[899].Bytes != 10 || tp[898].Files != 0 {
-		t.Errorf("throughput tail = %+v", tp[897:])
+	// Both finished in the last second: the failed file counts too.
+	tp := tr.Throughput(0)
+	if n := len(tp); n != 3600 || tp[n-1].Files != 2 || tp[n-1].Bytes != 10 || tp[n-2].Files != 0 {
+		t.Errorf("throughput tail = %+v", tp[n-3:])
 	}
 }
 
@@ -141,5 +144,147 @@ func TestFilesPaging(t *testing.T) {
 	}
 	if page, n := tr.Files(Processed, 100, 10); len(page) != 0 || n != 33 {
 		t.Errorf("past the end: %d, %d", len(page), n)
+	}
+}
+
+// finish runs a new file to its end at the tracker's clock.
+func finish(tr *Tracker, name, pipeline string, size int64, err error) uint64 {
+	id := tr.Queue("w", name, size)
+	tr.Start(id, pipeline, size, 1)
+	tr.Finish(id, Result{BytesIn: size, BytesOut: size, Err: err})
+	return id
+}
+
+func TestFailedBytesCounted(t *testing.T) {
+	tr := New(10)
+	finish(tr, "ok", "p", 100, nil)
+	finish(tr, "bad", "p", 40, errors.New("x"))
+	tot := tr.Snapshot().Totals
+	if tot.BytesIn != 140 || tot.InFailed != 1 {
+		t.Errorf("totals %+v: want bytes_in 140 (the failed file's bytes too), in_failed 1", tot)
+	}
+	pf := tr.Pipelines()
+	if len(pf) != 1 || pf[0].Files != 2 || pf[0].Failed != 1 || pf[0].BytesIn != 140 {
+		t.Errorf("pipelines = %+v", pf)
+	}
+}
+
+func TestRestore(t *testing.T) {
+	tr := New(4)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	live := finish(tr, "live.txt", "p", 1, nil)
+	var recs []File
+	for i, name := range []string{"p1", "p2", "p3", "p4"} {
+		recs = append(recs, File{Folder: "w", Name: name, State: Processed, Finished: base.Add(time.Duration(i) * time.Minute)})
+	}
+	recs = append(recs, File{Folder: "w", Name: "f1", State: Failed, Error: "boom", Finished: base.Add(90 * time.Second)},
+		File{Name: "odd", State: Queued})
+	tr.Restore(recs)
+	// Room for 3 besides the live record: the newest three restored.
+	all, n := tr.Files("", 0, 0)
+	var names []string
+	for _, f := range all {
+		names = append(names, f.Name)
+	}
+	if n != 4 || strings.Join(names, " ") != "live.txt p4 p3 f1" {
+		t.Errorf("history %v (%d), want live.txt p4 p3 f1", names, n)
+	}
+	s := tr.Snapshot()
+	if s.Totals.Processed != 1 || s.Totals.Failed != 0 || s.Totals.InFailed != 1 || s.Totals.Restored != 3 {
+		t.Errorf("totals %+v", s.Totals)
+	}
+	if s.Last == nil || s.Last.ID != live {
+		t.Errorf("last = %+v, want the live file", s.Last)
+	}
+	failed, _ := tr.Files(Failed, 0, 0)
+	if len(failed) != 1 || !failed[0].Rebuilt || failed[0].Error != "boom" {
+		t.Fatalf("failed = %+v", failed)
+	}
+	// Forgetting it (deleted from failed/) takes it out of every count.
+	if !tr.Forget(failed[0].ID) || tr.Forget(failed[0].ID) {
+		t.Error("Forget: want true once, then false")
+	}
+	if s := tr.Snapshot(); s.Totals.InFailed != 0 {
+		t.Errorf("in_failed %d after Forget", s.Totals.InFailed)
+	}
+	if _, n := tr.Files(Failed, 0, 0); n != 0 {
+		t.Errorf("%d failed after Forget", n)
+	}
+
+	// On an empty tracker, the newest restored result is the last one.
+	tr2 := New(10)
+	tr2.Restore(recs[:2])
+	if l := tr2.Snapshot().Last; l == nil || l.Name != "p2" {
+		t.Errorf("last = %+v, want p2", l)
+	}
+}
+
+func TestQuery(t *testing.T) {
+	tr := New(100)
+	finish(tr, "Report-A.csv", "csv", 1, nil)
+	finish(tr, "report-b.csv", "csv", 1, errors.New("x"))
+	finish(tr, "notes.txt", "text", 1, nil)
+	tr.Queue("w", "report-c.csv", 1)
+	files, n := tr.Query(Filter{Name: "REPORT"}, 0, 2)
+	if n != 3 || len(files) != 2 || files[0].Name != "report-c.csv" || files[1].Name != "report-b.csv" {
+		t.Errorf("name filter: %d %+v", n, files)
+	}
+	files, n = tr.Query(Filter{Name: "report", State: Processed, Pipeline: "csv"}, 0, 0)
+	if n != 1 || files[0].Name != "Report-A.csv" {
+		t.Errorf("name+state+pipeline: %d %+v", n, files)
+	}
+	if files, n := tr.Query(Filter{Name: "report"}, 2, 10); n != 3 || len(files) != 1 || files[0].Name != "Report-A.csv" {
+		t.Errorf("page 2: %d %+v", n, files)
+	}
+}
+
+func TestViewOneMoment(t *testing.T) {
+	tr := New(100)
+	for i := range 30 {
+		tr.Queue("w", fmt.Sprint("q", i), 1)
+	}
+	a := tr.Queue("w", "p", 1)
+	tr.Start(a, "x", 1, 1)
+	finish(tr, "done", "x", 5, nil)
+	finish(tr, "bad", "x", 5, errors.New("x"))
+	v := tr.View(Limits{Queue: 5, Processing: 10, Recent: 10, Failed: 10})
+	if v.Totals.Queued != 30 || len(v.Queue) != 5 || v.Queue[0].Name != "q0" || v.Queue[4].Name != "q4" {
+		t.Errorf("queue: %d in all, shown %+v; want the oldest five", v.Totals.Queued, v.Queue)
+	}
+	if len(v.Processing) != 1 || len(v.Recent) != 1 || len(v.Failed) != 1 || v.Last == nil || v.Last.Name != "done" {
+		t.Errorf("view = %+v", v)
+	}
+	if v.Seq != tr.Snapshot().Seq {
+		t.Errorf("seq %d, tracker at %d", v.Seq, tr.Snapshot().Seq)
+	}
+}
+
+func TestRateSlidingWindow(t *testing.T) {
+	tr := New(100000)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tr.SetClock(func() time.Time { return clock })
+	// 400 files a second for 20 seconds, in 10 ms steps.
+	for range 2000 {
+		for range 4 {
+			finish(tr, "f", "p", 1000, nil)
+		}
+		clock = clock.Add(10 * time.Millisecond)
+	}
+	// Just after a second starts, and mid-second, the rate stays near 400:
+	// the current second counts for the part of it gone by.
+	for _, at := range []time.Duration{time.Millisecond, 500 * time.Millisecond} {
+		clock = clock.Truncate(time.Second).Add(at)
+		r := tr.View(Limits{}).Rate
+		if r.Files < 370 || r.Files > 401 {
+			t.Errorf("at +%v: %.1f files/s, want about 400", at, r.Files)
+		}
+		if r.Bytes < 370e3 || r.Bytes > 401e3 {
+			t.Errorf("at +%v: %.0f bytes/s", at, r.Bytes)
+		}
+	}
+	// Idle for the whole window: zero.
+	clock = clock.Add(RateWindow + time.Second)
+	if r := tr.View(Limits{}).Rate; r.Files != 0 {
+		t.Errorf("idle: %.1f files/s", r.Files)
 	}
 }

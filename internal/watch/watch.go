@@ -7,8 +7,9 @@
 // dotfiles (a name starting with "."), temporary names ending in ".part",
 // ".tmp", ".crdownload", ".swp" or "~" (case-insensitive), directories,
 // symlinks (the link itself is what is seen: Lstat) and other non-regular
-// files. A directory or symlink is logged once per name, as "ignored:
-// directory" or "ignored: symlink".
+// files. A directory, symlink, FIFO, socket or device is logged once per
+// name, as "ignored: directory" and the like. Skipped lists what is
+// ignored and why, as of the last scan and the events since.
 //
 // # When a file is ready
 //
@@ -88,6 +89,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -162,7 +164,7 @@ type Watcher struct {
 	ready      readyHeap           // the ready files, oldest first
 	taken      map[string]struct{} // names handed out by Next and not yet Done
 	overflowed bool                // a scan or event left files untracked for lack of room
-	warned     map[string]struct{} // names already logged as ignored
+	skipped    map[string]Skip     // names ignored, by name; at most maxSkipped
 	calls      []func()            // OnSeen/OnGone calls to make once mu is released
 	seq        uint64              // last entry.seq given
 }
@@ -212,7 +214,7 @@ func New(opts Options) (*Watcher, error) {
 		files:     make(map[string]*entry),
 		settling:  make(map[string]*entry),
 		taken:     make(map[string]struct{}),
-		warned:    make(map[string]struct{}),
+		skipped:   make(map[string]Skip),
 	}, nil
 }
 
@@ -340,6 +342,13 @@ func (w *Watcher) handleEvent(ev fsnotify.Event) {
 	}
 	name := filepath.Base(path)
 	if Ignored(name) {
+		w.mu.Lock()
+		if ev.Op == fsnotify.Rename || ev.Op == fsnotify.Remove {
+			delete(w.skipped, name)
+		} else {
+			w.skip(name, skipReason(name, 0), time.Now())
+		}
+		w.mu.Unlock()
 		return
 	}
 	// A file moved or removed that is not tracked needs no look: that is
@@ -477,6 +486,7 @@ func (w *Watcher) settled(e *entry, now time.Time) bool {
 // why not where that helps. w.mu must be held.
 func (w *Watcher) acceptable(name string, fi fs.FileInfo, err error) bool {
 	if err != nil {
+		delete(w.skipped, name)
 		if !errors.Is(err, fs.ErrNotExist) {
 			w.log.Warn("cannot stat file", "path", w.path(name), "err", err)
 		}
@@ -485,29 +495,78 @@ func (w *Watcher) acceptable(name string, fi fs.FileInfo, err error) bool {
 	return w.regular(name, fi.Mode().Type())
 }
 
-// regular reports whether a file type is a regular file, warning once per
-// name about directories and symlinks: someone may have put them there by
-// mistake. w.mu must be held.
+// regular reports whether a file type is a regular file, noting (and
+// logging once) why not: someone may have put it there by mistake. w.mu
+// must be held.
 func (w *Watcher) regular(name string, typ fs.FileMode) bool {
-	var why string
-	switch {
-	case typ.IsRegular():
+	if typ.IsRegular() {
+		delete(w.skipped, name)
 		return true
-	case typ&fs.ModeDir != 0:
-		why = "ignored: directory"
-	case typ&fs.ModeSymlink != 0:
-		why = "ignored: symlink"
-	default:
-		return false // a pipe, socket or device: nothing to say
 	}
-	if _, ok := w.warned[name]; !ok {
-		if len(w.warned) >= w.opts.MaxTracked { // keep the memory bound
-			clear(w.warned)
-		}
-		w.warned[name] = struct{}{}
-		w.log.Warn(why, "path", w.path(name))
-	}
+	w.skip(name, skipReason(name, typ), time.Now())
 	return false
+}
+
+// Skip is a name in the folder that the watcher ignores, and why.
+type Skip struct {
+	Name  string    `json:"name"`
+	Why   string    `json:"why"`
+	Since time.Time `json:"since"` // when the watcher first saw it so
+}
+
+// maxSkipped bounds the list of ignored names kept.
+const maxSkipped = 1000
+
+// skipReason says why name, of file type typ, is ignored; "" if it is
+// not.
+func skipReason(name string, typ fs.FileMode) string {
+	switch {
+	case strings.HasPrefix(name, "."):
+		return "hidden name (starts with a dot)"
+	case Ignored(name):
+		return "temporary name (.part, .tmp, .crdownload, .swp or ~)"
+	case typ.IsRegular():
+		return ""
+	case typ&fs.ModeDir != 0:
+		return "directory"
+	case typ&fs.ModeSymlink != 0:
+		return "symlink"
+	case typ&fs.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case typ&fs.ModeSocket != 0:
+		return "socket"
+	case typ&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "not a regular file"
+}
+
+// skip notes an ignored name, logging a new non-regular one once. w.mu
+// must be held.
+func (w *Watcher) skip(name, why string, now time.Time) {
+	if old, ok := w.skipped[name]; ok && old.Why == why {
+		return
+	}
+	if _, ok := w.skipped[name]; !ok && len(w.skipped) >= maxSkipped {
+		return // keep the memory bound
+	}
+	w.skipped[name] = Skip{Name: name, Why: why, Since: now}
+	if !Ignored(name) {
+		w.log.Warn("ignored: "+why, "path", w.path(name))
+	}
+}
+
+// Skipped returns the names in the folder that the watcher ignores, and
+// why, sorted by name: at most 1000.
+func (w *Watcher) Skipped() []Skip {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]Skip, 0, len(w.skipped))
+	for _, sk := range w.skipped {
+		out = append(out, sk)
+	}
+	slices.SortFunc(out, func(a, b Skip) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // track starts tracking a file, if there is room. A file first seen by a
@@ -600,7 +659,7 @@ func (w *Watcher) rescan(reason string) {
 	room := w.opts.MaxTracked - len(known)
 	w.mu.Unlock()
 
-	found, present, leftOut, err := w.scan(known, room)
+	found, present, skipped, leftOut, err := w.scan(known, room)
 	if err != nil {
 		w.log.Error("rescan", "path", w.dir, "err", err)
 		return
@@ -619,6 +678,14 @@ func (w *Watcher) rescan(reason string) {
 		}
 	}
 	w.overflowed = leftOut
+	for name := range w.skipped {
+		if _, ok := skipped[name]; !ok {
+			delete(w.skipped, name)
+		}
+	}
+	for name, why := range skipped {
+		w.skip(name, why, now)
+	}
 	for _, f := range found {
 		_, tracked := w.files[f.Name]
 		_, taken := w.taken[f.Name]
@@ -633,13 +700,15 @@ func (w *Watcher) rescan(reason string) {
 
 // scan reads the folder in batches. It returns the oldest regular files
 // not in known, at most room of them, oldest first; the known names it
-// saw; and whether files were left out for lack of room. However large
-// the folder, it holds at most room files and one open directory.
-func (w *Watcher) scan(known map[string]struct{}, room int) (found []File, present map[string]struct{}, leftOut bool, err error) {
+// saw; the names it ignores, with why (at most maxSkipped); and whether
+// files were left out for lack of room. However large the folder, it
+// holds at most room files and one open directory.
+func (w *Watcher) scan(known map[string]struct{}, room int) (found []File, present map[string]struct{}, skipped map[string]string, leftOut bool, err error) {
 	d, err := os.Open(w.dir)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, nil, false, err
 	}
+	skipped = map[string]string{}
 	defer d.Close()
 
 	present = make(map[string]struct{}, len(known))
@@ -648,7 +717,10 @@ func (w *Watcher) scan(known map[string]struct{}, room int) (found []File, prese
 		entries, err := d.ReadDir(batch)
 		for _, de := range entries {
 			name := de.Name()
-			if Ignored(name) || !w.regularLocked(name, de.Type()) {
+			if why := skipReason(name, de.Type()); why != "" {
+				if len(skipped) < maxSkipped {
+					skipped[name] = why
+				}
 				continue
 			}
 			if _, ok := known[name]; ok {
@@ -677,24 +749,14 @@ func (w *Watcher) scan(known map[string]struct{}, room int) (found []File, prese
 			break
 		}
 		if err != nil {
-			return nil, nil, false, err
+			return nil, nil, nil, false, err
 		}
 	}
 	found = make([]File, keep.Len())
 	for i := len(found) - 1; i >= 0; i-- {
 		found[i] = heap.Pop(&keep).(File)
 	}
-	return found, present, leftOut, nil
-}
-
-// regularLocked is regular for callers that do not hold w.mu.
-func (w *Watcher) regularLocked(name string, typ fs.FileMode) bool {
-	if typ.IsRegular() {
-		return true // the common case needs no lock
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.regular(name, typ)
+	return found, present, skipped, leftOut, nil
 }
 
 // Next blocks until a ready file is available or ctx is done, and returns

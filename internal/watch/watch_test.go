@@ -314,6 +314,39 @@ func TestIgnored(t *testing.T) {
 			t.Errorf("%s logged %d times, want 1", want, n)
 		}
 	}
+
+	// Skipped lists each ignored name with why, as the dashboard shows it.
+	why := map[string]string{}
+	for _, sk := range w.Skipped() {
+		why[sk.Name] = sk.Why
+	}
+	for name, want := range map[string]string{
+		".hidden": "hidden name", "a.part": "temporary name", "NEW.Part": "temporary name", "new~": "temporary name",
+		"sub": "directory", "newsub": "directory", "link": "symlink", "newlink": "symlink", "fifo": "named pipe (FIFO)",
+	} {
+		if !strings.HasPrefix(why[name], want) {
+			t.Errorf("Skipped: %s is %q, want %q", name, why[name], want)
+		}
+	}
+	if _, ok := why["real.txt"]; ok {
+		t.Error("Skipped lists a regular file")
+	}
+	// A name that is gone leaves the list at the next look.
+	if err := os.Remove(filepath.Join(dir, "sub")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "a.part")); err != nil {
+		t.Fatal(err)
+	}
+	w.Rescan()
+	waitFor(t, "sub and a.part to leave Skipped", func() bool {
+		for _, sk := range w.Skipped() {
+			if sk.Name == "sub" || sk.Name == "a.part" {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func TestFileThatBecomesDirectoryIsGone(t *testing.T) {
@@ -810,9 +843,8 @@ func TestOverflowRescans(t *testing.T) {
 	if f := mustNext(t, w); f.Name != "lost.txt" {
 		t.Errorf("Next = %q, want lost.txt", f.Name)
 	}
-	if r.logCount("reason=overflow") != 1 {
-		t.Error("no rescan logged for the overflow")
-	}
+	// The scan tracks the file before it logs: wait for the line.
+	waitFor(t, "the overflow rescan logged", func() bool { return r.logCount("reason=overflow") == 1 })
 }
 
 func TestPeriodicRescan(t *testing.T) {

@@ -2,39 +2,55 @@ package web
 
 import (
 	"errors"
+	"io/fs"
 	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
 
+	"github.com/filehost/host/host"
 	"github.com/filehost/host/internal/tracker"
 	"github.com/filehost/host/internal/wasm"
 )
 
-// How many records of each list the dashboard shows; the JSON API pages
-// through the rest.
-const (
-	queueShown      = 25
-	processingShown = 200
-	recentShown     = 50
-	failedShown     = 50
-	tickPoints      = 3 // throughput seconds sent with each tick
-)
+// How many records of each list the page shows; the files browser and
+// the JSON API page through the rest.
+var shown = tracker.Limits{Queue: 10, Processing: 50, Recent: 15, Failed: 15}
+
+// ignoredShown bounds the ignored names a view carries.
+const ignoredShown = 50
+
+// tickPoints is how many seconds of throughput each view carries: the
+// page lays them over the series it loaded.
+const tickPoints = 3
+
+// Chart ranges, in seconds: the last minute, 15 minutes, an hour.
+var chartRanges = []int{60, 900, 3600}
+
+const defaultRange = 900
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handlePage)
+	mux.HandleFunc("GET /files/{id}/delete", s.handleDeletePage)
 	mux.HandleFunc("GET /assets/{name}", s.handleAsset)
+	mux.HandleFunc("GET /favicon.ico", s.handleFavicon)
 	mux.HandleFunc("GET /api/status", s.handleStatus)
 	mux.HandleFunc("GET /api/dashboard", s.handleDashboard)
 	mux.HandleFunc("GET /api/files", s.handleFiles)
 	mux.HandleFunc("GET /api/files/{id}", s.handleFile)
 	mux.HandleFunc("GET /api/files/{id}/result", s.handleResult)
+	mux.HandleFunc("GET /api/files/{id}/original", s.handleOriginal)
+	mux.HandleFunc("GET /api/files/{id}/report", s.handleReport)
 	mux.HandleFunc("POST /api/files/{id}/retry", s.handleRetry)
+	mux.HandleFunc("POST /api/files/{id}/delete", s.handleDelete)
+	mux.HandleFunc("GET /api/ignored", s.handleIgnored)
 	mux.HandleFunc("GET /api/plugins", s.handlePlugins)
+	mux.HandleFunc("GET /api/pipelines", s.handlePipelines)
 	mux.HandleFunc("GET /api/throughput", s.handleThroughput)
 	mux.HandleFunc("POST /api/upload", s.handleUpload)
 	mux.HandleFunc("GET /api/events", s.handleEvents)
@@ -55,20 +71,29 @@ type status struct {
 	Seq       uint64         `json:"seq"`
 	Totals    tracker.Totals `json:"totals"`
 	Last      *tracker.File  `json:"last"`
-	Pipelines []pipeline     `json:"pipelines"`
+	Pipelines []pipelineRow  `json:"pipelines"`
+	Folders   []string       `json:"folders"` // watched folders, uploads go to one
 	MaxUpload int64          `json:"max_upload"`
 	// CSRF is the token a browser's POSTs carry in X-CSRF-Token. It is
 	// new each time the server starts.
 	CSRF string `json:"csrf"`
 }
 
-type pipeline struct {
-	Name    string   `json:"name"`
-	Match   []string `json:"match"`
-	Content string   `json:"content"` // "text", "binary" or "any"
-	MIME    []string `json:"mime"`
-	Plugins []string `json:"plugins"`
-	Output  string   `json:"output,omitempty"`
+// pipelineRow is a configured pipeline, what it takes, and its figures
+// since start.
+type pipelineRow struct {
+	Name     string        `json:"name"`
+	Match    []string      `json:"match"`
+	Content  string        `json:"content"` // "text", "binary" or "any"
+	MIME     []string      `json:"mime"`
+	Plugins  []string      `json:"plugins"`
+	Output   string        `json:"output,omitempty"`
+	Files    int64         `json:"files"`
+	Failed   int64         `json:"failed"`
+	BytesIn  int64         `json:"bytes_in"`
+	BytesOut int64         `json:"bytes_out"`
+	P50      time.Duration `json:"p50_ns"`
+	P95      time.Duration `json:"p95_ns"`
 }
 
 // pluginRow merges what the tracker measured per file with the plugin's
@@ -97,7 +122,7 @@ type pluginRow struct {
 }
 
 // throughput is one count per second, oldest first, from Start (Unix
-// seconds).
+// seconds): files finished (processed or failed) and bytes read.
 type throughput struct {
 	Start int64   `json:"start"`
 	Step  int     `json:"step_s"`
@@ -105,61 +130,101 @@ type throughput struct {
 	Bytes []int64 `json:"bytes"`
 }
 
-// dashboard is everything the page shows: what it is rendered from and
-// what /api/dashboard returns for the script to redraw it.
-type dashboard struct {
-	status
-	Build      string         `json:"build"`
-	Queue      []tracker.File `json:"queue"`
-	Processing []tracker.File `json:"processing"`
-	Recent     []tracker.File `json:"recent"`
-	Failed     []tracker.File `json:"failed"`
-	FailedAll  int            `json:"failed_kept"` // failed records still in history
+// view is the state of every panel at one moment: the "view" event
+// sent to open pages, and the live part of /api/dashboard. Everything in
+// it comes from one tracker.View, so the panels agree.
+type view struct {
+	Now        time.Time      `json:"now"`
+	Uptime     float64        `json:"uptime_s"`
+	Ready      bool           `json:"ready"`
+	NotReady   string         `json:"not_ready,omitempty"`
+	Seq        uint64         `json:"seq"`
+	Totals     tracker.Totals `json:"totals"`
+	Last       *tracker.File  `json:"last"`
+	Queue      []tracker.File `json:"queue"`      // the oldest queued
+	Processing []tracker.File `json:"processing"` // oldest first
+	Recent     []tracker.File `json:"recent"`     // newest first
+	Failed     []tracker.File `json:"failed"`     // newest first
 	Plugins    []pluginRow    `json:"plugins"`
-	Throughput throughput     `json:"throughput"`
+	Pipelines  []pipelineRow  `json:"pipelines"`
+	Rate       tracker.Rate   `json:"rate"`   // sliding window
+	Points     throughput     `json:"points"` // the last few seconds
+	Ignored    []host.Ignored `json:"ignored"`
+	IgnoredAll int            `json:"ignored_total"`
 }
 
-// tick is the "status" event sent every second to open pages.
-type tick struct {
-	Now      time.Time      `json:"now"`
-	Uptime   float64        `json:"uptime_s"`
-	Ready    bool           `json:"ready"`
-	NotReady string         `json:"not_ready,omitempty"`
-	Seq      uint64         `json:"seq"`
-	Totals   tracker.Totals `json:"totals"`
-	Last     *tracker.File  `json:"last"`
-	Queue    []tracker.File `json:"queue"`
-	Plugins  []pluginRow    `json:"plugins"`
-	Points   throughput     `json:"points"`
+// dashboard is everything the page shows: what it is rendered from and
+// what /api/dashboard returns for the script to draw it.
+type dashboard struct {
+	view
+	Version    string     `json:"version"`
+	Started    time.Time  `json:"started"`
+	Build      string     `json:"build"`
+	Folders    []string   `json:"folders"`
+	MaxUpload  int64      `json:"max_upload"`
+	CSRF       string     `json:"csrf"`
+	Throughput throughput `json:"throughput"` // the last hour
+}
+
+func (s *Server) view() view {
+	tv := s.tracker.View(shown)
+	v := view{
+		Now: tv.Now, Uptime: tv.Now.Sub(s.b.Started()).Seconds(),
+		Seq: tv.Seq, Totals: tv.Totals, Last: slim1(tv.Last),
+		Queue: slim(tv.Queue), Processing: slim(tv.Processing), Recent: slim(tv.Recent), Failed: slim(tv.Failed),
+		Plugins:   s.pluginRows(tv.Plugins),
+		Pipelines: s.pipelineRows(tv.Pipelines),
+		Rate:      tv.Rate,
+		Points:    toThroughput(s.tracker.Throughput(tickPoints)),
+	}
+	v.Ready, v.NotReady = s.ready()
+	ig := s.b.Ignored()
+	v.IgnoredAll = len(ig)
+	v.Ignored = ig[:min(len(ig), ignoredShown)]
+	if v.Ignored == nil {
+		v.Ignored = []host.Ignored{}
+	}
+	return v
+}
+
+// slim drops the per-plugin stages, which the page does not show
+// (GET /api/files/{id} has them).
+func slim(files []tracker.File) []tracker.File {
+	for i := range files {
+		files[i].Stages = nil
+	}
+	return files
+}
+
+func slim1(f *tracker.File) *tracker.File {
+	if f != nil {
+		f.Stages = nil
+	}
+	return f
+}
+
+// dashboard returns what the page shows, with the last points seconds
+// of throughput (0: the hour).
+func (s *Server) dashboard(points int) dashboard {
+	return dashboard{
+		view:       s.view(),
+		Version:    s.opts.Version,
+		Started:    s.b.Started(),
+		Build:      assetsVersion,
+		Folders:    nonNil(s.b.Folders()),
+		MaxUpload:  s.opts.MaxUpload,
+		CSRF:       s.csrf,
+		Throughput: toThroughput(s.tracker.Throughput(points)),
+	}
 }
 
 func (s *Server) status() status {
-	now := time.Now()
-	snap := s.tracker.Snapshot()
-	st := status{
-		Version:   s.opts.Version,
-		Started:   s.b.Started(),
-		Now:       now,
-		Uptime:    now.Sub(s.b.Started()).Seconds(),
-		Seq:       snap.Seq,
-		Totals:    snap.Totals,
-		Last:      snap.Last,
-		MaxUpload: s.opts.MaxUpload,
-		CSRF:      s.csrf,
+	v := s.view()
+	return status{
+		Version: s.opts.Version, Started: s.b.Started(), Now: v.Now, Uptime: v.Uptime,
+		Ready: v.Ready, NotReady: v.NotReady, Seq: v.Seq, Totals: v.Totals, Last: v.Last,
+		Pipelines: v.Pipelines, Folders: nonNil(s.b.Folders()), MaxUpload: s.opts.MaxUpload, CSRF: s.csrf,
 	}
-	st.Ready, st.NotReady = s.ready()
-	for _, p := range s.b.Pipelines() {
-		content := p.Content
-		if content == "" {
-			content = "any"
-		}
-		st.Pipelines = append(st.Pipelines, pipeline{Name: p.Name, Match: nonNil(p.Match), Content: content,
-			MIME: nonNil(p.MIME), Plugins: nonNil(p.Plugins), Output: p.Output})
-	}
-	if st.Pipelines == nil {
-		st.Pipelines = []pipeline{}
-	}
-	return st
 }
 
 func (s *Server) ready() (bool, string) {
@@ -169,37 +234,9 @@ func (s *Server) ready() (bool, string) {
 	return true, ""
 }
 
-func (s *Server) dashboard() dashboard {
-	d := dashboard{status: s.status(), Build: assetsVersion}
-	d.Queue, _ = s.tracker.Files(tracker.Queued, 0, queueShown)
-	d.Processing, _ = s.tracker.Files(tracker.Processing, 0, processingShown)
-	d.Recent, _ = s.tracker.Files(tracker.Processed, 0, recentShown)
-	d.Failed, d.FailedAll = s.tracker.Files(tracker.Failed, 0, failedShown)
-	d.Plugins = s.plugins()
-	d.Throughput = s.throughput(0)
-	return d
-}
-
-func (s *Server) tick() tick {
-	now := time.Now()
-	snap := s.tracker.Snapshot()
-	t := tick{
-		Now:    now,
-		Uptime: now.Sub(s.b.Started()).Seconds(),
-		Seq:    snap.Seq,
-		Totals: snap.Totals,
-		Last:   snap.Last,
-	}
-	t.Ready, t.NotReady = s.ready()
-	t.Queue, _ = s.tracker.Files(tracker.Queued, 0, queueShown)
-	t.Plugins = s.plugins()
-	t.Points = s.throughput(tickPoints)
-	return t
-}
-
-// plugins lists loaded plugins and any plugin the tracker has figures
+// pluginRows lists loaded plugins and any plugin the tracker has figures
 // for, sorted by name.
-func (s *Server) plugins() []pluginRow {
+func (s *Server) pluginRows(figures []tracker.PluginFigures) []pluginRow {
 	rows := map[string]*pluginRow{}
 	for _, p := range s.b.Plugins() {
 		st := p.Stats()
@@ -210,7 +247,7 @@ func (s *Server) plugins() []pluginRow {
 			Live: live, Idle: idle, Recycled: st.Recycled.Load(),
 		}
 	}
-	for _, f := range s.tracker.Plugins() {
+	for _, f := range figures {
 		r := rows[f.Name]
 		if r == nil {
 			r = &pluginRow{Name: f.Name}
@@ -226,12 +263,38 @@ func (s *Server) plugins() []pluginRow {
 	return out
 }
 
-// throughput returns the last n seconds (all 15 minutes if n is 0).
-func (s *Server) throughput(n int) throughput {
-	pts := s.tracker.Throughput()
-	if n > 0 && n < len(pts) {
-		pts = pts[len(pts)-n:]
+// pipelineRows lists the configured pipelines in config order with their
+// figures, then any pipeline the tracker knows that the config no longer
+// has.
+func (s *Server) pipelineRows(figures []tracker.PipelineFigures) []pipelineRow {
+	byName := map[string]tracker.PipelineFigures{}
+	for _, f := range figures {
+		byName[f.Name] = f
 	}
+	out := []pipelineRow{}
+	add := func(p host.PipelineConfig) {
+		f := byName[p.Name]
+		delete(byName, p.Name)
+		content := p.Content
+		if content == "" {
+			content = "any"
+		}
+		out = append(out, pipelineRow{Name: p.Name, Match: nonNil(p.Match), Content: content, MIME: nonNil(p.MIME),
+			Plugins: nonNil(p.Plugins), Output: p.Output,
+			Files: f.Files, Failed: f.Failed, BytesIn: f.BytesIn, BytesOut: f.BytesOut, P50: f.P50, P95: f.P95})
+	}
+	for _, p := range s.b.Pipelines() {
+		add(p)
+	}
+	for _, f := range figures {
+		if _, ok := byName[f.Name]; ok {
+			add(host.PipelineConfig{Name: f.Name})
+		}
+	}
+	return out
+}
+
+func toThroughput(pts []tracker.Point) throughput {
 	t := throughput{Step: 1, Files: make([]int64, len(pts)), Bytes: make([]int64, len(pts))}
 	if len(pts) > 0 {
 		t.Start = pts[0].Time.Unix()
@@ -247,15 +310,48 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.dashboard())
+	writeJSON(w, http.StatusOK, s.dashboard(0))
 }
 
 func (s *Server) handlePlugins(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.plugins())
+	writeJSON(w, http.StatusOK, s.pluginRows(s.tracker.Plugins()))
 }
 
+func (s *Server) handlePipelines(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.pipelineRows(s.tracker.Pipelines()))
+}
+
+func (s *Server) handleIgnored(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, nonNilIgnored(s.b.Ignored()))
+}
+
+func nonNilIgnored(ig []host.Ignored) []host.Ignored {
+	if ig == nil {
+		return []host.Ignored{}
+	}
+	return ig
+}
+
+// handleThroughput returns the last ?range= seconds (60, 900 or 3600;
+// default 900).
 func (s *Server) handleThroughput(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.throughput(0))
+	n, err := rangeParam(r.URL.Query().Get("range"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toThroughput(s.tracker.Throughput(n)))
+}
+
+func rangeParam(v string) (int, error) {
+	if v == "" {
+		return defaultRange, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || !slices.Contains(chartRanges, n) {
+		return 0, errorf(kindInvalid, "range must be 60, 900 or 3600 seconds, not %q", v)
+	}
+	return n, nil
 }
 
 // fileList is a page of records.
@@ -272,26 +368,37 @@ const (
 )
 
 func (s *Server) handleFiles(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	state := tracker.State(q.Get("state"))
-	switch state {
+	q, offset, limit, err := fileQuery(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	files, total := s.tracker.Query(q, offset, limit)
+	writeJSON(w, http.StatusOK, fileList{Files: files, Total: total, Offset: offset, Limit: limit})
+}
+
+// fileQuery reads the files browser's parameters: state, q (part of the
+// name), pipeline, folder, offset and limit.
+func fileQuery(r *http.Request) (tracker.Filter, int, int, error) {
+	v := r.URL.Query()
+	q := tracker.Filter{State: tracker.State(v.Get("state")), Name: v.Get("q"), Pipeline: v.Get("pipeline"), Folder: v.Get("folder")}
+	switch q.State {
 	case "", tracker.Queued, tracker.Processing, tracker.Processed, tracker.Failed:
 	default:
-		s.fail(w, r, errorf(kindInvalid, "state must be queued, processing, processed or failed, not %q", state))
-		return
+		return q, 0, 0, errorf(kindInvalid, "state must be queued, processing, processed or failed, not %q", q.State)
 	}
-	offset, err := intParam(q.Get("offset"), 0, 0, 1<<31-1)
+	if len(q.Name) > 1024 {
+		return q, 0, 0, errorf(kindInvalid, "q: longer than 1024 bytes")
+	}
+	offset, err := intParam(v.Get("offset"), 0, 0, 1<<31-1)
 	if err != nil {
-		s.fail(w, r, errorf(kindInvalid, "offset: %v", err))
-		return
+		return q, 0, 0, errorf(kindInvalid, "offset: %v", err)
 	}
-	limit, err := intParam(q.Get("limit"), defaultLimit, 1, maxLimit)
+	limit, err := intParam(v.Get("limit"), defaultLimit, 1, maxLimit)
 	if err != nil {
-		s.fail(w, r, errorf(kindInvalid, "limit: %v", err))
-		return
+		return q, 0, 0, errorf(kindInvalid, "limit: %v", err)
 	}
-	files, total := s.tracker.Files(state, offset, limit)
-	writeJSON(w, http.StatusOK, fileList{Files: files, Total: total, Offset: offset, Limit: limit})
+	return q, offset, limit, nil
 }
 
 func intParam(v string, def, lo, hi int) (int, error) {
@@ -334,28 +441,27 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 // ?view=1 as plain text in a sandbox, so a result that is HTML cannot run
 // in the dashboard's origin.
 func (s *Server) handleResult(w http.ResponseWriter, r *http.Request) {
+	s.serveFile(w, r, s.b.OpenResult)
+}
+
+// handleOriginal sends a failed file's original, as handleResult does.
+func (s *Server) handleOriginal(w http.ResponseWriter, r *http.Request) {
+	s.serveFile(w, r, s.b.OpenFailed)
+}
+
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, open func(uint64) (*os.File, fs.FileInfo, error)) {
 	id, err := fileID(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	path, err := s.b.Result(id)
+	f, fi, err := open(id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		s.fail(w, r, err) // Gone since: not found; else internal.
+		s.fail(w, r, err) // Gone or not a plain file: not found; else internal.
 		return
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	name := filepath.Base(path)
+	name := filepath.Base(f.Name())
 	h := w.Header()
 	if r.URL.Query().Get("view") != "" {
 		h.Set("Content-Type", "text/plain; charset=utf-8")
@@ -366,20 +472,89 @@ func (s *Server) handleResult(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	}
 	h.Set("Cache-Control", "no-store")
-	http.ServeContent(w, r, name, fi.ModTime(), f)
+	http.ServeContent(&deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: s.opts.writeTimeout}, r, name, fi.ModTime(), f)
 }
 
-func (s *Server) handleRetry(w http.ResponseWriter, r *http.Request) {
-	if err := s.checkOrigin(r); err != nil {
+// deadlineWriter gives each write of a download writeTimeout: a client
+// that stops reading releases its connection instead of holding it.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout)) // Unsupported under httptest.ResponseRecorder.
+	return d.ResponseWriter.Write(p)
+}
+
+// handleReport sends a failed file's error report, as JSON, or with
+// ?view=1 as plain text in a sandbox.
+func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
+	id, err := fileID(r)
+	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	data, err := s.b.Report(id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	if r.URL.Query().Get("view") != "" {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	} else {
+		h.Set("Content-Type", "application/json; charset=utf-8")
+	}
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(data)
+}
+
+// mutating checks what every POST on a file needs: same origin, and the
+// CSRF token in a header or form field (or a bearer token).
+func (s *Server) mutating(r *http.Request, w http.ResponseWriter) error {
+	if err := s.checkOrigin(r); err != nil {
+		return err
 	}
 	if !s.csrfExempt(r) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if !s.csrfOK(r.PostFormValue("csrf")) {
-			s.fail(w, r, errCSRF)
-			return
+			return errCSRF
 		}
+	}
+	return nil
+}
+
+// handleDelete removes a failed file and its report from failed/ (the
+// page asks for confirmation first).
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	if err := s.mutating(r, w); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := fileID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.b.DeleteFailed(id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.logger.Info("failed file deleted from the dashboard", "id", id)
+	if wantsHTML(r) {
+		http.Redirect(w, r, "/#failed", http.StatusSeeOther)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "deleted": true})
+}
+
+func (s *Server) handleRetry(w http.ResponseWriter, r *http.Request) {
+	if err := s.mutating(r, w); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	id, err := fileID(r)
 	if err != nil {

@@ -2,8 +2,11 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	hostfolder "github.com/filehost/host/internal/folder"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -32,6 +35,9 @@ type fakeBackend struct {
 	mu      sync.Mutex
 	ready   error
 	retried []uint64
+	deleted []uint64
+	ignored []host.Ignored
+	folders []string // extra watched folders, each with unprocessed/
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -59,9 +65,63 @@ func (b *fakeBackend) Tracker() *tracker.Tracker        { return b.tr }
 func (b *fakeBackend) Plugins() []*wasm.Plugin          { return b.plugins }
 func (b *fakeBackend) Pipelines() []host.PipelineConfig { return b.pipelines }
 func (b *fakeBackend) UploadDir() string                { return filepath.Join(b.dir, "unprocessed") }
-func (b *fakeBackend) Started() time.Time               { return b.started }
-func (b *fakeBackend) setReady(err error)               { b.mu.Lock(); b.ready = err; b.mu.Unlock() }
-func (b *fakeBackend) Ready() error                     { b.mu.Lock(); defer b.mu.Unlock(); return b.ready }
+func (b *fakeBackend) Folders() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string{b.dir}, b.folders...)
+}
+func (b *fakeBackend) Ignored() []host.Ignored {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.ignored)
+}
+
+// addFolder adds a watched folder and returns it.
+func (b *fakeBackend) addFolder(t testing.TB) string {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "unprocessed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	b.folders = append(b.folders, dir)
+	b.mu.Unlock()
+	return dir
+}
+
+// Deposit is host.Service's, simplified: a temp file linked under a free
+// name.
+func (b *fakeBackend) Deposit(folder, name string, r io.Reader, limit int64) (string, error) {
+	if !slices.Contains(b.Folders(), folder) {
+		return "", fmt.Errorf("%w: not a watched folder", fs.ErrNotExist)
+	}
+	dir := filepath.Join(folder, "unprocessed")
+	tmp, err := os.CreateTemp(dir, ".host-tmp-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, io.LimitReader(r, limit+1))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > limit {
+		err = fmt.Errorf("%s: %w", name, host.ErrTooLarge)
+	}
+	if err != nil {
+		return "", err
+	}
+	for i := 0; ; i++ {
+		dst := filepath.Join(dir, hostfolder.Variant(name, i))
+		if err := os.Link(tmp.Name(), dst); err == nil {
+			return dst, nil
+		} else if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+}
+func (b *fakeBackend) Started() time.Time { return b.started }
+func (b *fakeBackend) setReady(err error) { b.mu.Lock(); b.ready = err; b.mu.Unlock() }
+func (b *fakeBackend) Ready() error       { b.mu.Lock(); defer b.mu.Unlock(); return b.ready }
 func (b *fakeBackend) retries() []uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -85,12 +145,52 @@ func (b *fakeBackend) Retry(id uint64) error {
 	return nil
 }
 
-func (b *fakeBackend) Result(id uint64) (string, error) {
-	f, ok := b.tr.Get(id)
-	if !ok || f.State != tracker.Processed || f.Output == "" {
-		return "", fmt.Errorf("file %d: %w: no result", id, fs.ErrNotExist)
+func (b *fakeBackend) OpenResult(id uint64) (*os.File, fs.FileInfo, error) {
+	return b.open(id, tracker.Processed, "")
+}
+
+func (b *fakeBackend) OpenFailed(id uint64) (*os.File, fs.FileInfo, error) {
+	return b.open(id, tracker.Failed, "")
+}
+
+func (b *fakeBackend) Report(id uint64) ([]byte, error) {
+	f, _, err := b.open(id, tracker.Failed, ".error.json")
+	if err != nil {
+		return nil, err
 	}
-	return f.Output, nil
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+func (b *fakeBackend) DeleteFailed(id uint64) error {
+	f, ok := b.tr.Get(id)
+	if !ok || f.State != tracker.Failed {
+		return fmt.Errorf("file %d: %w: not a failed file", id, fs.ErrNotExist)
+	}
+	os.Remove(f.Output)
+	os.Remove(f.Output + ".error.json")
+	b.tr.Forget(id)
+	b.mu.Lock()
+	b.deleted = append(b.deleted, id)
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *fakeBackend) open(id uint64, state tracker.State, suffix string) (*os.File, fs.FileInfo, error) {
+	f, ok := b.tr.Get(id)
+	if !ok || f.State != state || f.Output == "" {
+		return nil, nil, fmt.Errorf("file %d: %w: not a %s file", id, fs.ErrNotExist, state)
+	}
+	file, err := os.Open(f.Output + suffix)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return nil, nil, err
+	}
+	return file, fi, nil
 }
 
 // processed runs a file through the tracker to the end and writes its
@@ -114,6 +214,14 @@ func (b *fakeBackend) processed(t testing.TB, name, content string) uint64 {
 
 func (b *fakeBackend) failed(t testing.TB, name, msg string) uint64 {
 	t.Helper()
+	orig := filepath.Join(b.folder("failed"), name)
+	if err := os.WriteFile(orig, []byte("original of "+name), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := json.Marshal(map[string]any{"file": name, "error": msg, "plugin": "upper"})
+	if err := os.WriteFile(orig+".error.json", rep, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	id := b.tr.Queue(b.dir, name, 10)
 	b.tr.Start(id, "text", 10, 1)
 	b.tr.Finish(id, tracker.Result{

@@ -167,7 +167,7 @@ func BenchmarkProcessing(b *testing.B) {
 			h.elapsed += time.Since(start)
 			h.files += n
 			b.StopTimer()
-			time.Sleep(batchEvery + 50*time.Millisecond) // Let the last batch go out on its own time.
+			time.Sleep(viewEvery + 50*time.Millisecond) // Let the last batch go out on its own time.
 			b.StartTimer()
 		}
 	}

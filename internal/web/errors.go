@@ -20,6 +20,7 @@ const (
 	kindForbidden
 	kindTooLarge
 	kindUnavailable
+	kindTimeout
 )
 
 // kinds is the one place error kinds become HTTP statuses and codes.
@@ -34,6 +35,7 @@ var kinds = map[kind]struct {
 	kindForbidden:    {http.StatusForbidden, "forbidden"},
 	kindTooLarge:     {http.StatusRequestEntityTooLarge, "too_large"},
 	kindUnavailable:  {http.StatusServiceUnavailable, "unavailable"},
+	kindTimeout:      {http.StatusRequestTimeout, "timeout"},
 }
 
 // httpError is an error with a kind and a message fit for the client.

@@ -12,42 +12,51 @@ import (
 
 // The event stream. One goroutine (pump) holds the server's single
 // tracker subscription: every 50 ms it drains what arrived (waking for
-// each event would cost a thread wake-up per event, several per file),
-// feeds the metrics and, while pages are open, gathers changes for a
-// quarter of a second, keeping only the latest record of each file, then
-// encodes the batch once and hands the same bytes to every stream. So the tracker's cost per event does not grow
-// with the number of open dashboards, a busy host sends a few messages a
-// second rather than one per event, and a slow browser never slows the
-// host: its stream is dropped, and EventSource reconnects and reloads a
-// snapshot.
+// each event would cost a thread wake-up per event, several per file) and
+// feeds the metrics. While pages are open it sends them a "view": the
+// state of every panel, taken at one moment under the tracker's lock
+// (tracker.View), so the panels always agree with each other. A view goes
+// out at most every viewEvery while files change, and every tickEvery
+// regardless (rates and ages move).
+//
+// A view is encoded once and the same bytes go to every stream. Each
+// stream holds at most the latest view not yet written: a newer one
+// replaces it, since a view is whole and needs none before it. So a slow
+// browser costs one pointer, never a queue, and never slows the host; one
+// that cannot take a write within writeTimeout is dropped, and
+// EventSource reconnects.
 
 const (
 	// trackerBuffer is the pump's tracker subscription buffer. Should the
-	// pump still fall behind, the tracker drops it; it subscribes again and
-	// tells pages to resync.
+	// pump still fall behind, the tracker drops it; it subscribes again
+	// (metrics fed by events then undercount, as counted).
 	trackerBuffer = 4096
 	// drainEvery is how often the pump takes the events that arrived: at
 	// tens of thousands of events a second, well within trackerBuffer.
 	drainEvery = 50 * time.Millisecond
-	// batchEvery is how long changes gather before they are sent.
-	batchEvery = 250 * time.Millisecond
-	// clientBuffer is how many messages (batches, ticks) a stream may lag
-	// before it is dropped: some seconds.
-	clientBuffer = 64
-	tickEvery    = time.Second
-	writeTimeout = 10 * time.Second
+	// viewEvery is the shortest gap between two views.
+	viewEvery = 500 * time.Millisecond
+	// tickEvery is the longest gap between two views.
+	tickEvery = time.Second
 )
 
-// hub fans encoded messages out to open streams.
+// writeTimeout bounds each write to a client (a view, a part of a
+// download): one that takes nothing for this long is dropped.
+const writeTimeout = 10 * time.Second
+
+// hub hands the latest encoded view to open streams.
 type hub struct {
 	mu      sync.Mutex
 	clients map[chan []byte]struct{}
+	last    []byte // the last view broadcast; a new stream starts with it
+	lastAt  time.Time
 }
 
 func newHub() *hub { return &hub{clients: map[chan []byte]struct{}{}} }
 
+// join returns a stream's mailbox: it holds at most one message.
 func (h *hub) join() chan []byte {
-	ch := make(chan []byte, clientBuffer)
+	ch := make(chan []byte, 1)
 	h.mu.Lock()
 	h.clients[ch] = struct{}{}
 	h.mu.Unlock()
@@ -57,10 +66,17 @@ func (h *hub) join() chan []byte {
 func (h *hub) leave(ch chan []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.clients[ch]; ok {
-		delete(h.clients, ch)
-		close(ch)
+	delete(h.clients, ch)
+}
+
+// latest returns the last view broadcast if it is younger than maxAge.
+func (h *hub) latest(maxAge time.Duration) []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if time.Since(h.lastAt) > maxAge {
+		return nil
 	}
+	return h.last
 }
 
 func (h *hub) count() int {
@@ -69,16 +85,25 @@ func (h *hub) count() int {
 	return len(h.clients)
 }
 
-// broadcast sends msg to every stream; one that is full is closed.
+// broadcast puts msg in every mailbox, replacing a message not yet taken.
+// Only the pump broadcasts, so after the replaced message is taken out
+// the send cannot fail.
 func (h *hub) broadcast(msg []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.last, h.lastAt = msg, time.Now()
 	for ch := range h.clients {
 		select {
 		case ch <- msg:
 		default:
-			delete(h.clients, ch)
-			close(ch)
+			select {
+			case <-ch:
+			default:
+			}
+			select {
+			case ch <- msg:
+			default:
+			}
 		}
 	}
 }
@@ -87,68 +112,45 @@ func (h *hub) broadcast(msg []byte) {
 func (s *Server) pump(events <-chan tracker.Event, stop func()) {
 	defer close(s.pumpDone)
 	defer func() { stop() }()
-	ticker := time.NewTicker(tickEvery)
-	defer ticker.Stop()
 	drain := time.NewTicker(drainEvery)
 	defer drain.Stop()
-	flush := time.NewTimer(batchEvery)
-	flush.Stop()
 	var (
-		last    uint64          // seq of the last event received
-		batch   []tracker.Event // latest event per file, in order of first change
-		pending = map[uint64]int{}
+		last    uint64    // seq of the last event received
+		changed bool      // events arrived since the last view
+		sent    time.Time // when the last view went out
 	)
-	handle := func(ev tracker.Event) {
-		if last != 0 && ev.Seq > last+1 {
-			s.metrics.missed.Add(float64(ev.Seq - last - 1))
-		}
-		last = ev.Seq
-		s.metrics.observe(ev)
-		if s.hub.count() == 0 {
-			return
-		}
-		if i, ok := pending[ev.File.ID]; ok {
-			batch[i] = ev
-			return
-		}
-		if len(batch) == 0 {
-			flush.Reset(batchEvery)
-		}
-		pending[ev.File.ID] = len(batch)
-		batch = append(batch, ev)
-	}
 	for {
 		select {
 		case <-s.done:
 			return
 		case <-drain.C:
-		drained:
-			for {
-				select {
-				case ev, ok := <-events:
-					if !ok {
-						s.logger.Warn("dashboard fell behind the tracker; open pages will reload")
-						events, stop = s.tracker.Subscribe(trackerBuffer)
-						s.metrics.resubscribed.Inc()
-						batch, pending = batch[:0], map[uint64]int{}
-						s.hub.broadcast(message("resync", struct{}{}))
-						break drained
-					}
-					handle(ev)
-				default:
+		}
+	drained:
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					s.logger.Warn("dashboard metrics fell behind the tracker; subscribing again")
+					events, stop = s.tracker.Subscribe(trackerBuffer)
+					s.metrics.resubscribed.Inc()
+					changed = true
 					break drained
 				}
+				if last != 0 && ev.Seq > last+1 {
+					s.metrics.missed.Add(float64(ev.Seq - last - 1))
+				}
+				last = ev.Seq
+				s.metrics.observe(ev)
+				changed = true
+			default:
+				break drained
 			}
-		case <-flush.C:
-			if len(batch) > 0 {
-				s.hub.broadcast(message("files", batch))
-				batch = batch[:0]
-				clear(pending)
-			}
-		case <-ticker.C:
-			if s.hub.count() > 0 {
-				s.hub.broadcast(message("status", s.tick()))
-			}
+		}
+		now := time.Now()
+		due := now.Sub(sent) >= tickEvery || (changed && now.Sub(sent) >= viewEvery)
+		if due && s.hub.count() > 0 {
+			s.hub.broadcast(message("view", s.view()))
+			sent, changed = now, false
 		}
 	}
 }
@@ -172,16 +174,14 @@ type hello struct {
 	Version string    `json:"version"`
 	Build   string    `json:"build"`
 	Started time.Time `json:"started"`
-	Seq     uint64    `json:"seq"`
 }
 
 // handleEvents streams events until the client leaves or the server
-// closes: "hello" first, then "files" with the latest record of each file
-// that changed, "status" every second, and "resync" when the page must
-// reload its snapshot.
+// closes: "hello" first, then a "view" at once and whenever the state
+// changes (see pump).
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
-	ch := s.hub.join() // Before hello: nothing after it is missed.
+	ch := s.hub.join()
 	defer s.hub.leave(ch)
 
 	h := w.Header()
@@ -193,34 +193,27 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		Version: s.opts.Version,
 		Build:   assetsVersion,
 		Started: s.b.Started(),
-		Seq:     s.tracker.Snapshot().Seq,
 	})...)
+	// Many pages connecting at once (after a restart) share the last view
+	// rather than each encoding its own.
+	v := s.hub.latest(tickEvery) // a newer one follows within the second
+	if v == nil {
+		v = message("view", s.view())
+	}
+	first = append(first, v...)
 	if !s.send(rc, w, first) {
 		return
 	}
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
-	var batch []byte
 	for {
 		select {
 		case <-r.Context().Done():
 			return
 		case <-s.done:
 			return
-		case msg, ok := <-ch:
-			if !ok {
-				return // Too slow: EventSource reconnects and resyncs.
-			}
-			// Write what is already waiting in one go.
-			batch = append(batch[:0], msg...)
-			for n := len(ch); n > 0 && len(batch) < 64<<10; n-- {
-				m, ok := <-ch
-				if !ok {
-					break
-				}
-				batch = append(batch, m...)
-			}
-			if !s.send(rc, w, batch) {
+		case msg := <-ch:
+			if !s.send(rc, w, msg) {
 				return
 			}
 		}
@@ -228,7 +221,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) send(rc *http.ResponseController, w http.ResponseWriter, b []byte) bool {
-	_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout)) // Unsupported under httptest.ResponseRecorder.
+	_ = rc.SetWriteDeadline(time.Now().Add(s.opts.writeTimeout)) // Unsupported under httptest.ResponseRecorder.
 	if _, err := w.Write(b); err != nil {
 		return false
 	}

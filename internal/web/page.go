@@ -9,7 +9,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
-	"path"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -20,31 +20,61 @@ import (
 //go:embed assets
 var assets embed.FS
 
-// pages holds index.html and error.html. html/template escapes every
+// pages holds index.html, delete.html and error.html. html/template escapes every
 // value for its context: a file name is text, never markup.
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"bytes":    formatBytes,
-	"dur":      formatDuration,
-	"clock":    func(t time.Time) string { return t.Local().Format("15:04:05") },
-	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"since":    func(now, t time.Time) string { return formatDuration(now.Sub(t)) },
-	"took":     func(now time.Time, f tracker.File) string { return formatDuration(f.Duration(now)) },
-	"pct":      percent,
-	"short":    func(s string) string { return s[:min(len(s), 12)] },
-	"join":     strings.Join,
-	"chain":    func(p []string) string { return strings.Join(p, " → ") },
-	"instance": func(live, idle int) string { return fmt.Sprintf("%d busy · %d idle", live-idle, idle) },
+	"bytes":      formatBytes,
+	"dur":        formatDuration,
+	"clock":      func(t time.Time) string { return t.Local().Format("15:04:05") },
+	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"since":      func(now, t time.Time) string { return formatDuration(now.Sub(t)) },
+	"took":       func(now time.Time, f tracker.File) string { return formatDuration(f.Duration(now)) },
+	"pct":        percent,
+	"short":      func(s string) string { return s[:min(len(s), 12)] },
+	"join":       strings.Join,
+	"chain":      func(p []string) string { return strings.Join(p, " → ") },
+	"instance":   func(live, idle int) string { return fmt.Sprintf("%d busy · %d idle", live-idle, idle) },
+	"progress":   progressText,
+	"rangeName":  rangeName,
+	"plus":       func(a, b int) int { return a + b },
+	"list":       func(v ...string) []string { return v },
+	"actionData": func(f tracker.File, csrf string) actionData { return actionData{f, csrf} },
 }).ParseFS(assets, "assets/*.html"))
+
+// actionData is what the failed-actions template needs.
+type actionData struct {
+	File tracker.File
+	CSRF string
+}
 
 // pageData is what index.html is rendered from.
 type pageData struct {
 	dashboard
-	Chart chart
+	Chart  chart
+	Browse browse
 }
 
+// browse is the files browser: one page of a search.
+type browse struct {
+	Q, State, Pipeline string
+	Offset, Limit      int
+	Files              []tracker.File
+	Total              int
+	Prev, Next         string // links to the neighbouring pages; "" at an end
+	Error              string
+	Idle               bool // no search asked for
+}
+
+// browseLimit is the files browser's page size.
+const browseLimit = 25
+
 func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
-	d := s.dashboard()
-	data := pageData{dashboard: d, Chart: newChart(d.Throughput)}
+	n, err := rangeParam(r.URL.Query().Get("range"))
+	if err != nil {
+		n = defaultRange
+	}
+	d := s.dashboard(n) // The script loads the whole hour itself.
+	data := pageData{dashboard: d, Chart: newChart(d.Throughput, n, d.Rate), Browse: s.browse(r)}
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, "index.html", data); err != nil {
 		s.fail(w, r, fmt.Errorf("render dashboard: %w", err))
@@ -55,27 +85,108 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
+// browse runs the search in the page's query (q, state, pipeline,
+// offset), for the page rendered without JavaScript.
+func (s *Server) browse(r *http.Request) browse {
+	v := r.URL.Query()
+	if !v.Has("q") && !v.Has("state") && !v.Has("pipeline") && !v.Has("offset") {
+		return browse{Idle: true} // The panels above show the latest files.
+	}
+	if !v.Has("limit") {
+		v.Set("limit", strconv.Itoa(browseLimit))
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.RawQuery = v.Encode()
+	q, offset, limit, err := fileQuery(r2)
+	b := browse{Q: q.Name, State: string(q.State), Pipeline: q.Pipeline, Offset: offset, Limit: limit}
+	if err != nil {
+		_, b.Error = classify(err)
+		return b
+	}
+	b.Files, b.Total = s.tracker.Query(q, offset, limit)
+	slim(b.Files)
+	link := func(off int) string {
+		u := url.Values{}
+		for k, val := range map[string]string{"q": q.Name, "state": string(q.State), "pipeline": q.Pipeline} {
+			if val != "" {
+				u.Set(k, val)
+			}
+		}
+		if off > 0 {
+			u.Set("offset", strconv.Itoa(off))
+		}
+		return "/?" + u.Encode() + "#files"
+	}
+	if offset > 0 {
+		b.Prev = link(max(offset-limit, 0))
+	}
+	if offset+limit < b.Total {
+		b.Next = link(offset + limit)
+	}
+	return b
+}
+
+// handleDeletePage asks for confirmation before a failed file is deleted,
+// for browsers without JavaScript (the script asks with a dialog).
+func (s *Server) handleDeletePage(w http.ResponseWriter, r *http.Request) {
+	id, err := fileID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f, ok := s.tracker.Get(id)
+	if !ok || f.State != tracker.Failed || f.Retried {
+		s.fail(w, r, errorf(kindNotFound, "file %d: not a failed file (or no longer in history)", id))
+		return
+	}
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, "delete.html", struct {
+		File tracker.File
+		CSRF string
+	}{f, s.csrf}); err != nil {
+		s.fail(w, r, fmt.Errorf("render delete page: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
+}
+
 // asset is an embedded file with its ETag.
 type asset struct {
-	body []byte
-	etag string
+	body  []byte
+	etag  string
+	ctype string
 }
 
 var assetFiles = func() map[string]asset {
 	m := map[string]asset{}
-	for _, name := range []string{"app.js", "style.css"} {
+	for name, ctype := range map[string]string{
+		"app.js":      "text/javascript; charset=utf-8",
+		"style.css":   "text/css; charset=utf-8",
+		"favicon.svg": "image/svg+xml",
+	} {
 		b, err := assets.ReadFile("assets/" + name)
 		if err != nil {
 			panic(err)
 		}
 		sum := sha256.Sum256(b)
-		m[name] = asset{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		m[name] = asset{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ctype: ctype}
 	}
 	return m
 }()
 
 func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
+	s.serveAsset(w, r, r.PathValue("name"))
+}
+
+// handleFavicon answers browsers that ask for /favicon.ico whatever the
+// page links to.
+func (s *Server) handleFavicon(w http.ResponseWriter, r *http.Request) {
+	s.serveAsset(w, r, "favicon.svg")
+}
+
+func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request, name string) {
 	a, ok := assetFiles[name]
 	if !ok {
 		s.fail(w, r, errorf(kindNotFound, "no asset %q", name))
@@ -83,56 +194,84 @@ func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", a.etag)
 	w.Header().Set("Cache-Control", "no-cache") // Revalidate: cheap with the ETag, and never stale after an upgrade.
-	if path.Ext(name) == ".js" {
-		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-	} else {
-		w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	}
+	w.Header().Set("Content-Type", a.ctype)
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
 }
 
 // chart is the throughput chart as the page first shows it; app.js draws
 // the same from then on.
 type chart struct {
+	Range                int    // seconds shown
+	Ranges               []int  // the choices
 	FilesArea, BytesArea string // SVG path data in a 900×100 box
 	FilesMax, BytesMax   string // top of each scale
-	FilesNow, BytesNow   string // mean of the last 10 whole seconds
+	FilesNow, BytesNow   string // sliding-window rates
 }
 
 const chartW, chartH = 900, 100
 
-func newChart(t throughput) chart {
-	mb := make([]float64, len(t.Bytes))
-	files := make([]float64, len(t.Files))
-	for i := range t.Bytes {
-		mb[i] = float64(t.Bytes[i]) / 1e6
-		files[i] = float64(t.Files[i])
-	}
+// newChart draws the last n seconds of t: at most one column per unit of
+// width (an hour is averaged four seconds to a column), each column as
+// wide as its share, and scaled to the largest value shown.
+func newChart(t throughput, n int, now tracker.Rate) chart {
+	files := series(t.Files, n, 1)
+	mb := series(t.Bytes, n, 1e6)
 	fmax, bmax := niceMax(files), niceMax(mb)
 	return chart{
+		Range:     n,
+		Ranges:    chartRanges,
 		FilesArea: area(files, fmax),
 		BytesArea: area(mb, bmax),
 		FilesMax:  formatRate(fmax, "files/s"),
 		BytesMax:  formatRate(bmax, "MB/s"),
-		FilesNow:  formatRate(recentMean(files), "files/s"),
-		BytesNow:  formatRate(recentMean(mb), "MB/s"),
+		FilesNow:  formatRate(now.Files, "files/s"),
+		BytesNow:  formatRate(now.Bytes/1e6, "MB/s"),
 	}
 }
 
-// area is a closed path under the series, one unit per second.
+// series takes the last n values, divided by unit, averaged in groups so
+// that there are at most chartW.
+func series(v []int64, n int, unit float64) []float64 {
+	if len(v) > n {
+		v = v[len(v)-n:]
+	}
+	group := max(1, (len(v)+chartW-1)/chartW)
+	out := make([]float64, 0, len(v)/group+1)
+	for i := 0; i < len(v); i += group {
+		sum := 0.0
+		end := min(i+group, len(v))
+		for _, x := range v[i:end] {
+			sum += float64(x)
+		}
+		out = append(out, sum/float64(end-i)/unit)
+	}
+	return out
+}
+
+// area is a closed path of steps under the series, which spans the width.
 func area(v []float64, top float64) string {
 	if len(v) == 0 {
 		return ""
 	}
-	var b strings.Builder
-	off := chartW - len(v)
-	fmt.Fprintf(&b, "M%d %d", off, chartH)
-	for i, x := range v {
-		y := chartH - x/top*chartH
-		fmt.Fprintf(&b, "L%d %s", off+i, strconv.FormatFloat(y, 'f', 1, 64))
+	step := float64(chartW) / float64(len(v))
+	b := make([]byte, 0, 16+len(v)*28)
+	b = append(b, "M0 "...)
+	b = strconv.AppendInt(b, chartH, 10)
+	for i, val := range v {
+		y := chartH - val/top*chartH
+		for _, x := range [2]float64{float64(i) * step, float64(i+1) * step} {
+			b = append(b, 'L')
+			b = strconv.AppendFloat(b, x, 'f', 1, 64)
+			b = append(b, ' ')
+			b = strconv.AppendFloat(b, y, 'f', 1, 64)
+		}
 	}
-	fmt.Fprintf(&b, "L%d %dZ", off+len(v)-1, chartH)
-	return b.String()
+	b = append(b, 'L')
+	b = strconv.AppendInt(b, chartW, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, chartH, 10)
+	b = append(b, 'Z')
+	return string(b)
 }
 
 // niceMax is the top of a scale: 1, 2 or 5 times a power of ten, at least
@@ -154,19 +293,6 @@ func niceMax(v []float64) float64 {
 	return 10 * p
 }
 
-// recentMean averages the 10 seconds before the current, unfinished one.
-func recentMean(v []float64) float64 {
-	if len(v) < 2 {
-		return 0
-	}
-	w := v[max(0, len(v)-11) : len(v)-1]
-	sum := 0.0
-	for _, x := range w {
-		sum += x
-	}
-	return sum / float64(len(w))
-}
-
 func formatRate(v float64, unit string) string {
 	switch {
 	case v == 0:
@@ -175,6 +301,17 @@ func formatRate(v float64, unit string) string {
 		return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
 	}
 	return strconv.FormatFloat(v, 'f', 0, 64) + " " + unit
+}
+
+// rangeName labels a chart range.
+func rangeName(n int) string {
+	switch n {
+	case 60:
+		return "1 min"
+	case 3600:
+		return "1 h"
+	}
+	return strconv.Itoa(n/60) + " min"
 }
 
 // formatBytes writes n in binary units: "512 B", "1.5 KiB", "20 MiB".
@@ -215,6 +352,16 @@ func formatDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// progressText says how far a file being processed is: the share read,
+// or, once all is read, that the chain is finishing it (a small file is
+// read at once, so 100% would say nothing).
+func progressText(done, size int64) string {
+	if size > 0 && done >= size {
+		return "all " + formatBytes(size) + " read · finishing"
+	}
+	return fmt.Sprintf("%d%% · %s of %s read", percent(done, size), formatBytes(done), formatBytes(size))
 }
 
 func percent(done, size int64) int {

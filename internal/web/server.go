@@ -7,9 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -18,26 +21,63 @@ import (
 	"github.com/filehost/host/internal/wasm"
 )
 
-// Backend is what the dashboard shows and acts on.
+// Backend is what the dashboard shows and acts on. Files are named by
+// tracker id; an id that is unknown, or not in the state asked for, gives
+// an error wrapping fs.ErrNotExist.
 type Backend interface {
 	Tracker() *tracker.Tracker
 	Plugins() []*wasm.Plugin
 	Pipelines() []host.PipelineConfig
-	UploadDir() string                         // the unprocessed/ folder uploads go to
-	Retry(id uint64) error                     // move a failed file (tracker id) back to unprocessed/; returns an error wrapping fs.ErrNotExist if unknown or not failed
-	Result(id uint64) (path string, err error) // path of a processed file's result, for download/view; error wrapping fs.ErrNotExist if none
-	Ready() error                              // nil when the watchers run and plugins are loaded; else why not
+	// Folders lists the watched folders in config order; uploads go to
+	// one of them (the first unless the form names another).
+	Folders() []string
+	// Deposit writes an upload whole-or-nothing into folder's
+	// unprocessed/ as name or a free variant, and returns its path. More
+	// than limit bytes fail with host.ErrTooLarge.
+	Deposit(folder, name string, r io.Reader, limit int64) (path string, err error)
+	// OpenResult opens a processed file's result; OpenFailed a failed
+	// file's original. Neither follows a symbolic link or opens anything
+	// but a regular file.
+	OpenResult(id uint64) (*os.File, fs.FileInfo, error)
+	OpenFailed(id uint64) (*os.File, fs.FileInfo, error)
+	Report(id uint64) ([]byte, error) // a failed file's error report (JSON)
+	Retry(id uint64) error            // move a failed file back to unprocessed/
+	DeleteFailed(id uint64) error     // remove a failed file and its report
+	Ignored() []host.Ignored          // what the watchers skip in unprocessed/, and why
+	Ready() error                     // nil when the watchers run and plugins are loaded; else why not
 	Started() time.Time
 }
+
+var _ Backend = (*host.Service)(nil)
 
 // Options configure a Server.
 type Options struct {
 	Addr      string // e.g. "127.0.0.1:5000"; "127.0.0.1:0" picks a port; "" means the config default
 	Token     string // "" = no auth
 	MaxUpload int64  // bytes per uploaded file; 0 means the config default
-	Version   string
-	Logger    *slog.Logger
+	// MaxUploads bounds the uploads received at once; more get 503. 0
+	// means DefaultMaxUploads.
+	MaxUploads int
+	// UploadIdle is how long an upload may send nothing before it is cut
+	// off; 0 means DefaultUploadIdle.
+	UploadIdle time.Duration
+	// MaxConns bounds the open connections; 0 means a share of the
+	// process's file descriptor limit (see connLimit), so that processing
+	// always has descriptors left.
+	MaxConns int
+	Version  string
+	Logger   *slog.Logger
+
+	// writeTimeout overrides writeTimeout, for tests.
+	writeTimeout time.Duration
 }
+
+// DefaultMaxUploads and DefaultUploadIdle are the upload bounds unless
+// Options say otherwise.
+const (
+	DefaultMaxUploads = 8
+	DefaultUploadIdle = 30 * time.Second
+)
 
 // shutdownTimeout bounds Close: requests in flight get this long.
 const shutdownTimeout = 5 * time.Second
@@ -59,6 +99,7 @@ type Server struct {
 
 	hub     *hub
 	metrics *metrics
+	uploads chan struct{} // a token per upload being received
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -79,6 +120,18 @@ func New(b Backend, opts Options) *Server {
 	if opts.MaxUpload <= 0 {
 		opts.MaxUpload = int64(host.DefaultConfig().Web.MaxUpload)
 	}
+	if opts.MaxUploads <= 0 {
+		opts.MaxUploads = DefaultMaxUploads
+	}
+	if opts.UploadIdle <= 0 {
+		opts.UploadIdle = DefaultUploadIdle
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = connLimit()
+	}
+	if opts.writeTimeout <= 0 {
+		opts.writeTimeout = writeTimeout
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -91,6 +144,7 @@ func New(b Backend, opts Options) *Server {
 		cookie:   "filehost_token",
 		origin:   http.NewCrossOriginProtection(),
 		hub:      newHub(),
+		uploads:  make(chan struct{}, opts.MaxUploads),
 		done:     make(chan struct{}),
 		pumpDone: make(chan struct{}),
 	}
@@ -126,18 +180,21 @@ func (s *Server) Open() error {
 		_ = ln.Close()
 		return errors.New("dashboard: server closed")
 	}
+	ln = limitListener(ln, s.opts.MaxConns)
 	s.ln = ln
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
-		// No WriteTimeout: event streams and large downloads run long.
-		// Streams set a deadline per write instead.
+		// No ReadTimeout or WriteTimeout: uploads, event streams and
+		// downloads run long. Each sets a deadline as it goes instead
+		// (uploads per read, streams and downloads per write), so a slow
+		// client cannot hold a connection for ever.
 	}
 	srv := s.srv
 	s.mu.Unlock()
-	s.removeStaleUploads()
 	if !s.loopback && s.opts.Token == "" {
 		s.logger.Warn("dashboard listens beyond loopback without a token: anyone who can reach it can upload and retry files", "addr", ln.Addr().String())
 	}

@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -514,7 +516,12 @@ func TestPage(t *testing.T) {
 		"upper", "text", "*.txt", "upper → upper", testPlugin.SHA256()[:12],
 		`action="/api/files/2/retry"`, `name="csrf" value="` + ts.csrf + `"`,
 		"/api/files/1/result?view=1", "5.0 MiB",
-		`<path id="area-files" d="M0 100L0 100`,
+		`<path id="area-files" d="M0 100L0.0 `,
+		// The failed file's actions.
+		`href="/api/files/2/report?view=1"`, `href="/api/files/2/original"`, `href="/files/2/delete"`,
+		// The upload form is in the header, before every panel.
+		`<header class="top">`, `id="upload-form"`,
+		`rel="icon" href="/assets/favicon.svg`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
@@ -636,59 +643,118 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("hello %s: %v", ev.data, err)
 	}
 
-	// A file's whole life within one batch window arrives as its last
-	// record only.
+	// Then a view at once, and another once a file changes.
+	first := nextView(t, events)
+	if len(first.Points.Files) != tickPoints || first.Totals.Processed != 0 {
+		t.Errorf("first view: %+v", first)
+	}
 	id := b.processed(t, hostile, "x")
-	var got []tracker.Event
-	gotStatus := false
-	for len(got) == 0 || !gotStatus {
-		ev, err := events.next()
-		if err != nil {
-			t.Fatal(err)
+	for {
+		v := nextView(t, events)
+		if len(v.Recent) == 0 {
+			continue
 		}
-		switch ev.event {
-		case "files":
-			if strings.Contains(ev.data, "<img") {
-				t.Error("event data has raw <")
-			}
-			if err := json.Unmarshal([]byte(ev.data), &got); err != nil {
-				t.Fatal(err)
-			}
-		case "status":
-			var tk tick
-			if err := json.Unmarshal([]byte(ev.data), &tk); err != nil {
-				t.Fatal(err)
-			}
-			if len(tk.Points.Files) != tickPoints {
-				t.Errorf("tick has %d points", len(tk.Points.Files))
-			}
-			gotStatus = true
+		if v.Recent[0].ID != id || v.Recent[0].Name != hostile || v.Last == nil || v.Last.ID != id || v.Totals.Processed != 1 {
+			t.Errorf("view after a file: %+v", v)
 		}
+		if v.Recent[0].Stages != nil {
+			t.Error("views carry stages")
+		}
+		break
 	}
-	if len(got) != 1 || got[0].File.ID != id || got[0].File.Name != hostile || got[0].File.State != tracker.Processed {
-		t.Errorf("files event: %+v", got)
-	}
+}
 
-	// Files in a batch come in the order they first changed.
-	a := b.tr.Queue(b.dir, "a.txt", 1)
-	c := b.tr.Queue(b.dir, "c.txt", 1)
-	b.tr.Remove(a)
+// nextView reads events up to the next "view", checking that its data
+// escapes markup.
+func nextView(t *testing.T, events sseReader) view {
+	t.Helper()
 	for {
 		ev, err := events.next()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.event != "files" {
+		if ev.event != "view" {
 			continue
 		}
-		got = nil
-		if err := json.Unmarshal([]byte(ev.data), &got); err != nil {
+		if strings.Contains(ev.data, "<img") {
+			t.Error("event data has raw <")
+		}
+		var v view
+		if err := json.Unmarshal([]byte(ev.data), &v); err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 2 || got[0].File.ID != a || !got[0].Removed || got[1].File.ID != c || got[1].Removed {
-			t.Errorf("files event: %+v", got)
+		return v
+	}
+}
+
+// Under a burst every view is one moment of the tracker: the queue panel
+// lists the oldest queued files whenever the count says files wait, and
+// the counts, lists and last file agree (issue 12: "Empty." beside 1,934).
+func TestViewsConsistentUnderBurst(t *testing.T) {
+	b := newFakeBackend(t)
+	ts := newTestServer(t, b, Options{})
+	_, events := openStream(t, ts, "")
+	const files = 2000
+	ids := make([]uint64, files)
+	for i := range ids {
+		ids[i] = b.tr.Queue(b.dir, fmt.Sprintf("f%04d.txt", i), 10)
+	}
+	queued := b.tr.Snapshot().Seq
+	// Workers take a token per file; each view lets 400 more go, so the
+	// burst spans several views and changes while each is taken.
+	tokens := make(chan struct{}, files)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range 4 {
+			wg.Go(func() {
+				for i := next.Add(1) - 1; i < files; i = next.Add(1) - 1 {
+					<-tokens
+					b.tr.Start(ids[i], "text", 10, 1)
+					b.tr.Progress(ids[i], 10)
+					b.tr.Finish(ids[i], tracker.Result{BytesIn: 10, BytesOut: 10})
+				}
+			})
 		}
-		break
+		wg.Wait()
+	}()
+	views := 0
+	for {
+		v := nextView(t, events)
+		if v.Seq < queued {
+			continue // from before the files were queued
+		}
+		views++
+		tot := v.Totals
+		if tot.Queued > 0 && len(v.Queue) != min(tot.Queued, shown.Queue) {
+			t.Fatalf("view %d: %d queued, queue panel shows %d", views, tot.Queued, len(v.Queue))
+		}
+		for i := 1; i < len(v.Queue); i++ {
+			if v.Queue[i].ID < v.Queue[i-1].ID {
+				t.Fatalf("queue not oldest first: %v", v.Queue)
+			}
+		}
+		if tot.Processing != len(v.Processing) {
+			t.Fatalf("view %d: %d processing, panel shows %d", views, tot.Processing, len(v.Processing))
+		}
+		if int(tot.Processed)+tot.Queued+tot.Processing != files {
+			t.Fatalf("view %d: totals %+v do not add up to %d", views, tot, files)
+		}
+		if tot.Processed > 0 && (v.Last == nil || len(v.Recent) == 0 || v.Recent[0].ID != v.Last.ID) {
+			t.Fatalf("view %d: last %+v is not the newest recent %+v", views, v.Last, v.Recent[:min(1, len(v.Recent))])
+		}
+		if tot.Processed == files {
+			break
+		}
+		for range min(400, cap(tokens)-len(tokens)) {
+			tokens <- struct{}{}
+		}
+	}
+	<-done
+	if views < 5 {
+		t.Errorf("%d views during the burst", views)
 	}
 }
 
@@ -714,25 +780,30 @@ func TestEventsEndOnClose(t *testing.T) {
 	}
 }
 
-func TestSlowStreamDropped(t *testing.T) {
+// A stream that does not keep up holds only the latest view: each is
+// whole, so a slow page skips to it and costs the host no queue.
+func TestSlowStreamKeepsLatest(t *testing.T) {
 	h := newHub()
 	slow := h.join()
 	fast := h.join()
-	for i := range clientBuffer + 1 {
+	for i := range 100 {
 		h.broadcast([]byte{byte(i)})
-		<-fast
+		if got := <-fast; got[0] != byte(i) {
+			t.Fatalf("fast stream got %d, want %d", got[0], i)
+		}
 	}
-	if h.count() != 1 {
-		t.Fatalf("%d streams, want the slow one dropped", h.count())
+	if h.count() != 2 {
+		t.Fatalf("%d streams, want both kept", h.count())
 	}
-	n := 0
-	for range slow { // Closed after its buffer.
-		n++
+	if got := <-slow; got[0] != 99 {
+		t.Errorf("slow stream got message %d, want the latest, 99", got[0])
 	}
-	if n != clientBuffer {
-		t.Errorf("slow stream got %d messages, want %d", n, clientBuffer)
+	select {
+	case m := <-slow:
+		t.Errorf("slow stream holds a second message %v", m)
+	default:
 	}
-	h.leave(slow) // Already gone: no double close.
+	h.leave(slow)
 	h.leave(fast)
 }
 

@@ -3,26 +3,22 @@ package web
 import (
 	"errors"
 	"fmt"
-	"github.com/filehost/host/internal/folder"
+	"github.com/filehost/host/host"
 	"io"
-	"io/fs"
 	"mime"
+	"net"
 	"net/http"
+	"net/textproto"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/filehost/host/internal/watch"
 )
-
-// uploadPrefix starts the temporary names of uploads being received.
-// Dotfiles ending in .part are never taken by the watcher, so it sees a
-// file only once it is whole, under its real name.
-const uploadPrefix = ".upload-"
 
 // maxNameBytes is the longest file name most filesystems take.
 const maxNameBytes = 255
@@ -32,17 +28,31 @@ const maxNameBytes = 255
 const multipartSlack = 1 << 20
 
 type uploaded struct {
-	Name string `json:"name"` // as stored in unprocessed/, after sanitising and renaming on a clash
-	Size int64  `json:"size"`
+	Name   string `json:"name"` // as stored in unprocessed/, after sanitising and renaming on a clash
+	Size   int64  `json:"size"`
+	Folder string `json:"folder"` // the watched folder it went to
 }
 
-// handleUpload stores each file part of a multipart/form-data POST in the
-// upload folder. It streams: a part goes to a temporary dotfile, is synced,
-// then linked under a free name, so the watcher never sees half a file
-// and no existing file is overwritten.
+// handleUpload stores each file part of a multipart/form-data POST in a
+// watched folder's unprocessed/ (Backend.Deposit), streaming: the watcher
+// never sees half a file and no existing file is overwritten. A "folder"
+// field before the files chooses the folder; the first is the default.
+//
+// Uploads are bounded three ways, so slow or many clients cannot take the
+// host's file descriptors: at most Options.MaxUploads at once (more get
+// 503), each cut off after Options.UploadIdle without a byte (408), and
+// each file at most Options.MaxUpload bytes (413).
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	if err := s.checkOrigin(r); err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	default:
+		w.Header().Set("Retry-After", "5")
+		s.fail(w, r, errorf(kindUnavailable, "%d uploads are already being received; try again shortly", s.opts.MaxUploads))
 		return
 	}
 	csrf := s.csrfExempt(r)
@@ -51,7 +61,8 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(kindTooLarge, "upload larger than the limit of %d bytes", limit))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartSlack)
+	rc := http.NewResponseController(w)
+	r.Body = &idleReader{r: http.MaxBytesReader(w, r.Body, limit+multipartSlack), rc: rc, idle: s.opts.UploadIdle}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "multipart/form-data" {
 		s.fail(w, r, errorf(kindInvalid, "want a multipart/form-data body with one or more \"file\" parts"))
 		return
@@ -61,12 +72,12 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(kindInvalid, "bad multipart body: %v", err))
 		return
 	}
-	root, err := os.OpenRoot(s.b.UploadDir())
-	if err != nil {
-		s.fail(w, r, fmt.Errorf("upload folder: %w", err))
+	folders := s.b.Folders()
+	if len(folders) == 0 {
+		s.fail(w, r, errorf(kindUnavailable, "no watched folder to upload to"))
 		return
 	}
-	defer root.Close()
+	folder := folders[0]
 
 	var stored []uploaded
 	for {
@@ -75,13 +86,24 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			s.fail(w, r, uploadErr(err))
+			s.uploadFailed(w, r, uploadErr(err))
 			return
 		}
 		switch part.FormName() {
 		case "csrf":
 			v, _ := io.ReadAll(io.LimitReader(part, 256))
 			csrf = csrf || s.csrfOK(string(v))
+		case "folder":
+			v, _ := io.ReadAll(io.LimitReader(part, 4096))
+			if !slices.Contains(folders, string(v)) {
+				s.fail(w, r, errorf(kindInvalid, "folder %q is not a watched folder", v))
+				return
+			}
+			if len(stored) > 0 {
+				s.fail(w, r, errorf(kindInvalid, "the folder field must come before the files"))
+				return
+			}
+			folder = string(v)
 		case "file":
 			if !csrf {
 				s.fail(w, r, errCSRF)
@@ -99,12 +121,16 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 				s.fail(w, r, &httpError{Kind: kindInvalid, Message: err.Error(), Err: err})
 				return
 			}
-			u, err := s.store(root, name, part, limit)
+			// Counted here: the watcher may take the file the moment it
+			// is linked.
+			body := &countingReader{r: part}
+			path, err := s.b.Deposit(folder, name, body, limit)
 			if err != nil {
-				s.fail(w, r, uploadErr(err))
+				s.uploadFailed(w, r, uploadErr(err))
 				return
 			}
-			s.logger.Info("file uploaded from the dashboard", "name", u.Name, "size", u.Size)
+			u := uploaded{Name: filepath.Base(path), Size: body.n, Folder: folder}
+			s.logger.Info("file uploaded from the dashboard", "folder", folder, "name", u.Name, "size", u.Size)
 			stored = append(stored, u)
 		}
 		_ = part.Close()
@@ -120,81 +146,66 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{"files": stored})
 }
 
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// uploadFailed answers a request whose body could not be read to its
+// end: the connection cannot serve another request.
+func (s *Server) uploadFailed(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Connection", "close")
+	s.fail(w, r, err)
+}
+
+// idleReader cuts a request body off when no byte arrives for idle: each
+// read gets a fresh deadline, so a slow but steady upload goes on, and a
+// stalled one releases its connection.
+type idleReader struct {
+	r    io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (b *idleReader) Read(p []byte) (int, error) {
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle)) // Unsupported under httptest.ResponseRecorder.
+	return b.r.Read(p)
+}
+
+func (b *idleReader) Close() error { return b.r.Close() }
+
+// uploadErr classifies what went wrong while reading an upload: the
+// client's fault (cut short, malformed, too slow, too large) or ours.
 func uploadErr(err error) error {
 	var tooBig *http.MaxBytesError
 	var e *httpError
-	if errors.As(err, &tooBig) || errors.As(err, &e) {
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooBig), errors.As(err, &e):
 		return err
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "multipart") {
+	case errors.Is(err, host.ErrTooLarge):
+		return &httpError{Kind: kindTooLarge, Message: err.Error(), Err: err}
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return &httpError{Kind: kindTimeout, Message: "upload stalled: nothing received for too long", Err: err}
+	case errors.Is(err, io.ErrUnexpectedEOF), isMalformed(err):
 		return &httpError{Kind: kindInvalid, Message: "upload cut short or malformed", Err: err}
 	}
 	return err
 }
 
-// store writes one part to a temporary file in root and links it under
-// name or a free variant of it.
-func (s *Server) store(root *os.Root, name string, r io.Reader, limit int64) (uploaded, error) {
-	tmp := uploadPrefix + randomHex(8) + ".part"
-	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return uploaded{}, fmt.Errorf("create %s: %w", tmp, err)
-	}
-	defer root.Remove(tmp) // Linked under the real name, or given up.
-	n, err := io.Copy(f, io.LimitReader(r, limit+1))
-	if err == nil && n > limit {
-		err = errorf(kindTooLarge, "%s is larger than the upload limit of %d bytes", name, limit)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return uploaded{}, err
-	}
-	final, err := linkFree(root, tmp, name)
-	if err != nil {
-		return uploaded{}, err
-	}
-	if d, err := root.Open("."); err == nil { // Make the new name durable.
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return uploaded{Name: final, Size: n}, nil
-}
-
-// linkFree links tmp to name, or to name-1, name-2... when taken; link(2)
-// never replaces a file, even one created a moment ago by someone else.
-// Where links are not supported it falls back to a checked rename.
-func linkFree(root *os.Root, tmp, name string) (string, error) {
-	for i := 0; i < 10000; i++ {
-		dst := folder.Variant(name, i)
-		err := root.Link(tmp, dst)
-		if err == nil {
-			return dst, nil
-		}
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if !errors.Is(err, errors.ErrUnsupported) && !isNoLink(err) {
-			return "", fmt.Errorf("link %s: %w", dst, err)
-		}
-		if _, err := root.Lstat(dst); err == nil {
-			continue
-		}
-		if err := root.Rename(tmp, dst); err != nil {
-			return "", fmt.Errorf("rename to %s: %w", dst, err)
-		}
-		return dst, nil
-	}
-	return "", fmt.Errorf("no free name for %s", name)
-}
-
-// isNoLink reports a filesystem without hard links.
-func isNoLink(err error) bool {
-	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EMLINK)
+// isMalformed reports an error of the multipart or MIME header parser:
+// bytes the client sent that do not parse (a NUL or control byte in a
+// part's header, a bad boundary).
+func isMalformed(err error) bool {
+	var protoErr textproto.ProtocolError
+	msg := err.Error()
+	return errors.As(err, &protoErr) || strings.Contains(msg, "multipart") || strings.Contains(msg, "malformed MIME header")
 }
 
 // SanitizeName turns a client's file name into a name safe to create in
@@ -250,26 +261,4 @@ func shorten(name string, n int) string {
 		cut--
 	}
 	return stem[:cut] + ext
-}
-
-// removeStaleUploads deletes temporary uploads an earlier run left behind
-// when it stopped mid-upload. The folder lock means no other host is
-// writing here.
-func (s *Server) removeStaleUploads() {
-	dir := s.b.UploadDir()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasPrefix(name, uploadPrefix) || !strings.HasSuffix(name, ".part") {
-			continue
-		}
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
-			if err := os.Remove(filepath.Join(dir, name)); err == nil {
-				s.logger.Info("removed an unfinished upload", "file", name)
-			}
-		}
-	}
 }

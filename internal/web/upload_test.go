@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/filehost/host/internal/watch"
@@ -253,31 +252,5 @@ func TestUploadBadRequests(t *testing.T) {
 	}
 	if got := entries(t, b.UploadDir()); len(got) != 0 {
 		t.Errorf("stored %v", got)
-	}
-}
-
-func TestRemoveStaleUploads(t *testing.T) {
-	b := newFakeBackend(t)
-	stale := filepath.Join(b.UploadDir(), uploadPrefix+"dead.part")
-	if err := os.WriteFile(stale, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	old := filepath.Join(b.UploadDir(), "keep.txt")
-	if err := os.WriteFile(old, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	hourAgo := time.Now().Add(-time.Hour)
-	for _, p := range []string{stale, old} {
-		if err := os.Chtimes(p, hourAgo, hourAgo); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s := New(b, Options{Addr: "127.0.0.1:0"})
-	if err := s.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if got := entries(t, b.UploadDir()); !slices.Equal(got, []string{"keep.txt"}) {
-		t.Errorf("upload folder holds %v", got)
 	}
 }

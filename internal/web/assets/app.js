@@ -1,12 +1,14 @@
 // The dashboard's live updates. The page arrives rendered by the server;
 // this script subscribes to /api/events and redraws from then on.
 //
+// Every panel is drawn from the last "view" event: the state of the
+// tracker at one moment, so the panels always agree with each other.
+//
 // Safety rule: data (file names, errors, plugin names) only ever reaches
 // the page through textContent or setAttribute, never innerHTML.
 (() => {
   'use strict';
 
-  const LIMITS = { queue: 25, recent: 50, failed: 50 };
   const $ = (id) => document.getElementById(id);
   const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;
 
@@ -14,20 +16,20 @@
   let csrf = meta('csrf');
   let started = Date.parse(meta('started'));
   let offset = 0; // server clock minus ours, in ms
+  let live = false; // connected and current: only then do clocks tick
 
   const state = {
-    totals: null,
-    last: null,
-    queue: [],
-    processing: new Map(),
-    recent: [],
-    failed: [],
-    failedKept: 0,
-    plugins: [],
-    pipelines: [],
-    tp: { start: 0, files: [], bytes: [] },
+    view: null,
+    tp: { start: 0, files: [], bytes: [] }, // the last hour, a point per second
+    range: Number(localStorage.getItem('filehost.range')) || rangeFromPage(),
     retried: new Set(),
+    browse: null, // the files browser's last query, once the script ran one
   };
+
+  function rangeFromPage() {
+    const cur = document.querySelector('#ranges a[aria-current]');
+    return cur ? Number(cur.dataset.range) : 900;
+  }
 
   // ---- formatting, as the server formats (page.go) ----
 
@@ -71,6 +73,16 @@
     return `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ${unit}`;
   }
 
+  // progressText: as page.go's. A small file is read at once; 100% would
+  // say nothing while the chain still works on it.
+  function progressText(f) {
+    if (f.size > 0 && f.bytes_done >= f.size) return `all ${fmtBytes(f.size)} read · finishing`;
+    const pct = f.size > 0 ? Math.min(100, Math.floor((f.bytes_done * 100) / f.size)) : 0;
+    return `${pct}% · ${fmtBytes(f.bytes_done)} of ${fmtBytes(f.size)} read`;
+  }
+
+  const rangeName = (n) => (n === 60 ? '1 min' : n === 3600 ? '1 h' : `${n / 60} min`);
+
   // ---- DOM helpers ----
 
   // el builds an element; string children become text nodes.
@@ -86,62 +98,75 @@
     return e;
   }
 
+  // label names a figure where the table's header is hidden (phones).
+  const label = (name) => ({ 'data-label': name });
   const td = (text, cls, attrs) => el('td', Object.assign({ class: cls }, attrs), text);
   const nameCell = (f) => el('td', { class: 'name', title: f.folder }, f.name);
   const emptyRow = (cols, text) => el('tr', { class: 'empty' }, el('td', { colspan: cols }, text));
+  const timeCell = (iso, cls) => el('td', { class: cls }, el('time', { datetime: iso }, clock(iso)));
 
   function setRows(id, rows, cols, empty) {
     $(id).replaceChildren(...(rows.length ? rows : [emptyRow(cols, empty)]));
   }
 
+  const fileURL = (f, what) => `/api/files/${encodeURIComponent(f.id)}/${what}`;
+
   function resultLinks(f) {
-    const base = `/api/files/${encodeURIComponent(f.id)}/result`;
-    return [el('a', { href: `${base}?view=1`, target: '_blank', rel: 'noopener' }, 'view'), ' ',
-      el('a', { href: base }, 'download')];
+    return [el('a', { href: `${fileURL(f, 'result')}?view=1`, target: '_blank', rel: 'noopener' }, 'view'), ' ',
+      el('a', { href: fileURL(f, 'result') }, 'download')];
   }
 
-  // ---- rendering ----
+  function failedActions(f) {
+    if (f.retried || state.retried.has(f.id)) return [el('span', { class: 'muted' }, 'sent back')];
+    return [
+      el('a', { href: `${fileURL(f, 'report')}?view=1`, target: '_blank', rel: 'noopener', class: 'report' }, 'report'), ' ',
+      el('a', { href: fileURL(f, 'original'), class: 'original' }, 'original'), ' ',
+      el('form', { class: 'retry', method: 'post', action: fileURL(f, 'retry') },
+        el('input', { type: 'hidden', name: 'csrf', value: csrf }),
+        el('button', { type: 'submit' }, 'Retry')), ' ',
+      el('a', { href: `/files/${encodeURIComponent(f.id)}/delete`, class: 'delete' }, 'delete'),
+    ];
+  }
 
-  let dirty = new Set();
+  // ---- rendering, all from one view ----
+
   let frame = 0;
-  function mark(...parts) {
-    for (const p of parts) dirty.add(p);
-    if (!frame) frame = requestAnimationFrame(flush);
-  }
-  function flush() {
-    frame = 0;
-    const d = dirty;
-    dirty = new Set();
-    if (d.has('counts')) renderCounts();
-    if (d.has('last')) renderLast();
-    if (d.has('queue')) renderQueue();
-    if (d.has('processing')) renderProcessing();
-    if (d.has('recent')) renderRecent();
-    if (d.has('failed')) renderFailed();
-    if (d.has('plugins')) renderPlugins();
-    if (d.has('pipelines')) renderPipelines();
-    if (d.has('chart')) renderChart();
+  function redraw() {
+    if (!frame) frame = requestAnimationFrame(() => { frame = 0; render(); });
   }
 
-  function renderCounts() {
-    const t = state.totals;
-    if (!t) return;
+  function render() {
+    const v = state.view;
+    if (!v) return;
+    renderCounts(v);
+    renderLast(v.last);
+    renderProcessing(v);
+    renderQueue(v);
+    renderFailed(v);
+    renderRecent(v.recent);
+    renderPipelines(v.pipelines);
+    renderPlugins(v.plugins);
+    renderIgnored(v);
+    renderChart();
+  }
+
+  function renderCounts(v) {
+    const t = v.totals;
     $('count-queued').textContent = t.queued;
     $('count-processing').textContent = t.processing;
     $('count-processed').textContent = t.processed;
-    $('count-failed').textContent = t.failed;
+    $('count-failed').textContent = t.in_failed;
+    $('count-failed-since').textContent = t.failed;
     $('count-retried').textContent = t.retried;
     $('count-bytes').textContent = `${fmtBytes(t.bytes_in)} → ${fmtBytes(t.bytes_out)}`;
     $('n-queue').textContent = t.queued;
-    const more = $('queue-more');
-    more.replaceChildren();
-    if (t.queued > state.queue.length) {
-      more.append(`and ${t.queued} in all: `, el('a', { href: '/api/files?state=queued' }, 'full queue as JSON'));
-    }
+    $('n-processing').textContent = t.processing;
+    $('n-failed').textContent = t.in_failed;
+    $('rate-files').textContent = fmtRate(v.rate.files_per_s, 'files/s');
+    $('rate-bytes').textContent = fmtRate(v.rate.bytes_per_s / 1e6, 'MB/s');
   }
 
-  function renderLast() {
-    const f = state.last;
+  function renderLast(f) {
     const body = $('last-body');
     if (!f) {
       body.replaceChildren(el('p', { class: 'empty' }, 'Nothing processed yet.'));
@@ -154,61 +179,42 @@
       ' ', ...resultLinks(f)));
   }
 
-  function renderQueue() {
-    setRows('queue-rows', state.queue.map((f) => el('tr', { 'data-id': f.id },
+  function renderQueue(v) {
+    setRows('queue-rows', v.queue.map((f) => el('tr', { 'data-id': f.id },
       nameCell(f), td(fmtBytes(f.size), 'num'),
       td(fmtDur(now() - Date.parse(f.queued)), 'num', { 'data-queued': f.queued }))), 3, 'Empty.');
-    renderCounts();
+    const more = $('queue-more');
+    more.replaceChildren();
+    if (v.totals.queued > v.queue.length) {
+      more.append(`the oldest ${v.queue.length} of ${v.totals.queued} · `, el('a', { href: '/?state=queued#files', 'data-state': 'queued' }, 'all'));
+    }
   }
 
-  function renderProcessing() {
-    const files = [...state.processing.values()].sort((a, b) => a.id - b.id);
-    $('n-processing').textContent = files.length;
-    setRows('processing-rows', files.map((f) => {
-      const pct = f.size > 0 ? Math.min(100, Math.floor((f.bytes_done * 100) / f.size)) : 0;
-      return el('tr', { 'data-id': f.id },
-        nameCell(f), td(f.pipeline),
-        el('td', { class: 'wide' }, el('progress', { max: Math.max(f.size, 1), value: f.bytes_done }), ' ',
-          el('span', { class: 'muted' }, `${pct}% · ${fmtBytes(f.bytes_done)} of ${fmtBytes(f.size)}`)),
-        td(fmtDur(now() - Date.parse(f.started)), 'num', { 'data-started': f.started }));
-    }), 4, 'Idle.');
+  function renderProcessing(v) {
+    setRows('processing-rows', v.processing.map((f) => el('tr', { 'data-id': f.id },
+      nameCell(f), td(f.pipeline, 'opt'),
+      el('td', { class: 'progress' }, el('progress', { max: Math.max(f.size, 1), value: f.bytes_done }), ' ',
+        el('span', { class: 'muted' }, progressText(f))),
+      td(fmtDur(now() - Date.parse(f.started)), 'num', { 'data-started': f.started }))), 4, 'Idle.');
+    $('processing-more').textContent = v.totals.processing > v.processing.length
+      ? `the first ${v.processing.length} of ${v.totals.processing}` : '';
   }
 
-  function renderRecent() {
-    setRows('recent-rows', state.recent.map((f) => el('tr', { 'data-id': f.id },
-      nameCell(f), td(f.pipeline), td(fmtBytes(f.size), 'num'), td(fmtBytes(f.bytes_out), 'num'),
-      td(took(f), 'num'),
-      el('td', { class: 'num' }, el('time', { datetime: f.finished }, clock(f.finished))),
-      el('td', { class: 'links' }, ...resultLinks(f)))), 7, 'No file processed yet.');
+  function renderRecent(files) {
+    setRows('recent-rows', files.map((f) => el('tr', { 'data-id': f.id },
+      nameCell(f), td(f.pipeline, 'opt'), td(fmtBytes(f.size), 'num opt'), td(fmtBytes(f.bytes_out), 'num opt'),
+      td(took(f), 'num', label('took')), timeCell(f.finished, 'num opt'),
+      el('td', { class: 'actions' }, ...resultLinks(f)))), 7, 'No file processed yet.');
   }
 
-  function retryCell(f) {
-    if (f.retried || state.retried.has(f.id)) return el('td', { class: 'muted' }, 'sent back');
-    return el('td', {}, el('form', { class: 'retry', method: 'post', action: `/api/files/${encodeURIComponent(f.id)}/retry` },
-      el('input', { type: 'hidden', name: 'csrf', value: csrf }),
-      el('button', { type: 'submit' }, 'Retry')));
+  function errorCell(f) {
+    return el('td', { class: 'error' }, f.plugin ? el('span', { class: 'tag' }, f.plugin) : null, f.plugin ? ' ' : null, f.error || '');
   }
 
-  function renderFailed() {
-    setRows('failed-rows', state.failed.map((f) => el('tr', { 'data-id': f.id },
-      nameCell(f),
-      el('td', { class: 'error' }, f.plugin ? el('span', { class: 'tag' }, f.plugin) : null, f.plugin ? ' ' : null, f.error || ''),
-      td(f.attempts, 'num'),
-      el('td', { class: 'num' }, el('time', { datetime: f.finished }, clock(f.finished))),
-      retryCell(f))), 5, 'No failures.');
-  }
-
-  function renderPlugins() {
-    setRows('plugin-rows', state.plugins.map((p) => el('tr', {},
-      td(p.name, 'name'), td(p.files, 'num'), td(fmtBytes(p.bytes_in), 'num'), td(fmtBytes(p.bytes_out), 'num'),
-      td(p.errors, p.errors ? 'num bad' : 'num'), td(fmtDur(ns(p.p50_ns)), 'num'), td(fmtDur(ns(p.p95_ns)), 'num'),
-      td(p.loaded ? `${p.instances_live - p.instances_idle} busy · ${p.instances_idle} idle` : '—', 'num'))),
-    8, 'No plugins.');
-    $('loaded-rows').replaceChildren(...state.plugins.filter((p) => p.loaded).map((p) => el('tr', {},
-      el('td', { class: 'name', title: p.path + (p.meta && p.meta.description ? ': ' + p.meta.description : '') },
-        p.name, p.meta && p.meta.version ? ' ' : null, p.meta && p.meta.version ? el('span', { class: 'muted' }, p.meta.version) : null),
-      el('td', {}, el('code', { title: p.sha256 }, (p.sha256 || '').slice(0, 12))),
-      td(fmtDur(ns(p.load_time_ns)), 'num'))));
+  function renderFailed(v) {
+    setRows('failed-rows', v.failed.map((f) => el('tr', { 'data-id': f.id },
+      nameCell(f), errorCell(f), td(f.attempts, 'num opt'), timeCell(f.finished, 'num opt'),
+      el('td', { class: 'actions' }, ...failedActions(f)))), 5, 'No failures.');
   }
 
   // takes says which files a pipeline takes: by name, content kind and
@@ -222,14 +228,39 @@
     return parts.flatMap((x, i) => (i ? [' · ', x] : [x]));
   }
 
-  function renderPipelines() {
-    setRows('pipeline-rows', state.pipelines.map((p) => el('tr', {},
+  function renderPipelines(rows) {
+    setRows('pipeline-rows', rows.map((p) => el('tr', {},
       td(p.name, 'name'),
-      el('td', {}, ...takes(p)),
-      el('td', {}, p.plugins.join(' → '), p.output ? el('span', { class: 'muted' }, ` (as ${p.output})`) : null))), 3, 'No pipelines.');
+      el('td', { class: 'opt' }, ...takes(p)),
+      el('td', { class: 'opt' }, p.plugins.join(' → '), p.output ? el('span', { class: 'muted' }, ` (as ${p.output})`) : null), td(p.files, 'num', label('files')), td(p.failed, p.failed ? 'num bad' : 'num', label('failed')),
+      td(fmtBytes(p.bytes_in), 'num opt'), td(fmtBytes(p.bytes_out), 'num opt'),
+      td(fmtDur(ns(p.p50_ns)), 'num', label('p50')), td(fmtDur(ns(p.p95_ns)), 'num', label('p95')))), 9, 'No pipelines.');
   }
 
-  // ---- the throughput chart ----
+  function renderPlugins(rows) {
+    setRows('plugin-rows', rows.map((p) => el('tr', {},
+      el('td', { class: 'name', title: p.path + (p.meta && p.meta.description ? ': ' + p.meta.description : '') },
+        p.name, p.meta && p.meta.version ? ' ' : null, p.meta && p.meta.version ? el('span', { class: 'muted' }, p.meta.version) : null),
+      td(p.files, 'num', label('files')), td(fmtBytes(p.bytes_in), 'num opt'),
+      td(fmtBytes(p.bytes_out), 'num opt'), td(p.errors, p.errors ? 'num bad' : 'num', label('errors')),
+      td(fmtDur(ns(p.p50_ns)), 'num', label('p50')), td(fmtDur(ns(p.p95_ns)), 'num opt'),
+      td(p.loaded ? `${p.instances_live - p.instances_idle} busy · ${p.instances_idle} idle` : '—', 'num opt'),
+      el('td', { class: 'opt' }, el('code', { title: p.sha256 }, (p.sha256 || '').slice(0, 12))),
+      td(p.loaded ? fmtDur(ns(p.load_time_ns)) : '—', 'num opt'))), 10, 'No plugins.');
+  }
+
+  function renderIgnored(v) {
+    $('n-ignored').textContent = v.ignored_total;
+    setRows('ignored-rows', v.ignored.map((i) => el('tr', {},
+      td(i.name, 'name'), td(i.why), td(i.folder, 'opt'), timeCell(i.since, 'num opt'))), 4, 'Nothing ignored.');
+    const more = $('ignored-more');
+    more.replaceChildren();
+    if (v.ignored_total > v.ignored.length) {
+      more.append(`the first ${v.ignored.length} of ${v.ignored_total} · `, el('a', { href: '/api/ignored' }, 'all as JSON'));
+    }
+  }
+
+  // ---- the throughput chart: as page.go's newChart ----
 
   const W = 900;
   const H = 100;
@@ -242,36 +273,48 @@
     return 10 * p;
   }
 
+  function series(v, n, unit) {
+    const last = v.slice(Math.max(0, v.length - n));
+    const group = Math.max(1, Math.ceil(last.length / W));
+    const out = [];
+    for (let i = 0; i < last.length; i += group) {
+      const chunk = last.slice(i, i + group);
+      out.push(chunk.reduce((a, b) => a + b, 0) / chunk.length / unit);
+    }
+    return out;
+  }
+
   function area(v, top) {
     if (!v.length) return '';
-    const off = W - v.length;
-    const parts = [`M${off} ${H}`];
-    v.forEach((x, i) => parts.push(`L${off + i} ${(H - (x / top) * H).toFixed(1)}`));
-    parts.push(`L${off + v.length - 1} ${H}Z`);
+    const step = W / v.length;
+    const parts = [`M0 ${H}`];
+    v.forEach((x, i) => {
+      const y = (H - (x / top) * H).toFixed(1);
+      parts.push(`L${(i * step).toFixed(1)} ${y}L${((i + 1) * step).toFixed(1)} ${y}`);
+    });
+    parts.push(`L${W} ${H}Z`);
     return parts.join('');
   }
 
-  function recentMean(v) {
-    if (v.length < 2) return 0;
-    const w = v.slice(Math.max(0, v.length - 11), v.length - 1);
-    return w.reduce((a, b) => a + b, 0) / w.length;
-  }
-
   function renderChart() {
-    const files = state.tp.files;
-    const mb = state.tp.bytes.map((b) => b / 1e6);
+    const n = state.range;
+    const files = series(state.tp.files, n, 1);
+    const mb = series(state.tp.bytes, n, 1e6);
     const fmax = niceMax(files);
     const bmax = niceMax(mb);
     $('area-files').setAttribute('d', area(files, fmax));
     $('area-bytes').setAttribute('d', area(mb, bmax));
     $('max-files').textContent = fmtRate(fmax, 'files/s');
     $('max-bytes').textContent = fmtRate(bmax, 'MB/s');
-    $('rate-files').textContent = fmtRate(recentMean(files), 'files/s');
-    $('rate-bytes').textContent = fmtRate(recentMean(mb), 'MB/s');
+    for (const a of document.querySelectorAll('#ranges a')) {
+      if (Number(a.dataset.range) === n) a.setAttribute('aria-current', 'true');
+      else a.removeAttribute('aria-current');
+    }
+    for (const s of document.querySelectorAll('.axis-start')) s.textContent = `−${rangeName(n)}`;
   }
 
-  // mergePoints lays the last few seconds from a tick over the 15-minute
-  // window, sliding it forward.
+  // mergePoints lays the last few seconds from a view over the hour kept,
+  // sliding it forward.
   function mergePoints(p) {
     const tp = state.tp;
     if (!tp.files.length) return;
@@ -306,6 +349,18 @@
     r.title = why || '';
   }
 
+  // unknown says the page cannot tell how the host is: it is not
+  // connected. Nothing stays green, and the clocks stop.
+  function unknown(text) {
+    live = false;
+    const r = $('ready');
+    r.className = 'pill idle';
+    r.textContent = 'status unknown';
+    r.title = 'not connected to the host';
+    setConn('warn', text);
+    $('asof').classList.add('stale');
+  }
+
   function setConn(kind, text) {
     const c = $('conn');
     c.className = `pill ${kind}`;
@@ -313,75 +368,15 @@
     c.title = '';
   }
 
-  function applyDashboard(d) {
-    offset = Date.parse(d.now) - Date.now();
-    started = Date.parse(d.started);
-    csrf = d.csrf;
-    for (const input of document.querySelectorAll('input[name="csrf"]')) input.value = csrf;
-    $('version').textContent = d.version;
-    setReady(d.ready, d.not_ready);
-    state.totals = d.totals;
-    state.last = d.last;
-    state.queue = d.queue;
-    state.processing = new Map(d.processing.map((f) => [f.id, f]));
-    state.recent = d.recent;
-    state.failed = d.failed;
-    state.failedKept = d.failed_kept;
-    state.plugins = d.plugins;
-    state.pipelines = d.pipelines;
-    state.tp = { start: d.throughput.start, files: d.throughput.files, bytes: d.throughput.bytes };
-    state.retried = new Set();
-    mark('counts', 'last', 'queue', 'processing', 'recent', 'failed', 'plugins', 'pipelines', 'chart');
-  }
-
-  function applyTick(t) {
-    offset = Date.parse(t.now) - Date.now();
-    setReady(t.ready, t.not_ready);
-    state.totals = t.totals;
-    state.last = t.last;
-    state.queue = t.queue;
-    state.plugins = t.plugins;
-    mergePoints(t.points);
-    mark('counts', 'last', 'queue', 'plugins', 'chart');
-  }
-
-  function applyFile(ev) {
-    const f = ev.file;
-    const inQueue = state.queue.findIndex((q) => q.id === f.id);
-    if (inQueue >= 0 && (ev.removed || f.state !== 'queued')) {
-      state.queue.splice(inQueue, 1);
-      mark('queue');
-    }
-    if (ev.removed) {
-      if (state.processing.delete(f.id)) mark('processing');
-      return;
-    }
-    switch (f.state) {
-      case 'queued':
-        if (inQueue < 0 && state.queue.length < LIMITS.queue) {
-          state.queue.push(f);
-          state.queue.sort((a, b) => a.id - b.id);
-          mark('queue');
-        }
-        break;
-      case 'processing':
-        state.processing.set(f.id, f);
-        mark('processing');
-        break;
-      case 'processed':
-        if (state.processing.delete(f.id)) mark('processing');
-        state.recent = [f, ...state.recent.filter((r) => r.id !== f.id)].slice(0, LIMITS.recent);
-        state.last = f;
-        mark('recent', 'last');
-        break;
-      case 'failed':
-        if (state.processing.delete(f.id)) mark('processing');
-        state.failed = [f, ...state.failed.filter((r) => r.id !== f.id)].slice(0, LIMITS.failed);
-        mark('failed');
-        break;
-      default:
-        break;
-    }
+  function applyView(v) {
+    offset = Date.parse(v.now) - Date.now();
+    setReady(v.ready, v.not_ready);
+    state.view = v;
+    mergePoints(v.points);
+    live = true;
+    $('asof').classList.remove('stale');
+    setConn('live', 'live');
+    redraw();
   }
 
   async function getJSON(url) {
@@ -394,33 +389,33 @@
     return r.json();
   }
 
+  // loadStatic takes what views do not carry: the hour of throughput,
+  // the CSRF token and the version of the server the page now talks to.
+  function loadStatic() {
+    return getJSON('/api/dashboard').then((d) => {
+      started = Date.parse(d.started);
+      csrf = d.csrf;
+      for (const input of document.querySelectorAll('input[name="csrf"]')) input.value = csrf;
+      $('version').textContent = d.version;
+      state.tp = { start: d.throughput.start, files: d.throughput.files, bytes: d.throughput.bytes };
+      state.retried = new Set();
+      applyView(d);
+    });
+  }
+
   // ---- the event stream ----
 
   let source = null;
   let backoff = 1000;
 
   // connect opens the stream. Each "hello" (first connection, and every
-  // reconnection after a restart) reloads the whole snapshot; events that
-  // arrive meanwhile are held and replayed on top, so none is lost.
+  // reconnection after a restart) reloads what views do not carry; every
+  // "view" is the whole state of the panels.
   function connect() {
     const es = new EventSource('/api/events');
     source = es;
-    let held = null;
-
-    const resync = () => {
-      held = [];
-      getJSON('/api/dashboard').then((d) => {
-        applyDashboard(d);
-        const replay = held;
-        held = null;
-        replay.forEach(applyFile);
-        backoff = 1000;
-        setConn('live', 'live');
-      }).catch((err) => {
-        held = null;
-        setConn('bad', err.status === 401 ? 'token needed: reload with ?token=' : 'cannot load snapshot');
-      });
-    };
+    let ready = false;
+    let pending = null;
 
     es.addEventListener('hello', (e) => {
       const h = JSON.parse(e.data);
@@ -428,17 +423,23 @@
         location.reload(); // New code on the server: take its page and script.
         return;
       }
-      resync();
+      ready = false;
+      loadStatic().then(() => {
+        ready = true;
+        backoff = 1000;
+        if (pending) applyView(pending);
+        pending = null;
+      }).catch((err) => {
+        unknown(err.status === 401 ? 'token needed: reload with ?token=' : 'cannot load snapshot');
+      });
     });
-    es.addEventListener('resync', resync);
-    es.addEventListener('files', (e) => {
-      const evs = JSON.parse(e.data);
-      if (held) held.push(...evs);
-      else evs.forEach(applyFile);
+    es.addEventListener('view', (e) => {
+      const v = JSON.parse(e.data);
+      if (ready) applyView(v);
+      else pending = v;
     });
-    es.addEventListener('status', (e) => applyTick(JSON.parse(e.data)));
     es.onerror = () => {
-      setConn('warn', 'reconnecting…');
+      unknown('reconnecting…');
       if (es.readyState === EventSource.CLOSED) {
         // The server answered with an error (say 401, or a proxy's 502):
         // EventSource gives up, so we try again ourselves.
@@ -454,34 +455,64 @@
 
   // ---- actions ----
 
+  async function post(url) {
+    const r = await fetch(url, {
+      method: 'POST',
+      headers: { 'X-CSRF-Token': csrf, Accept: 'application/json' },
+      credentials: 'same-origin',
+    });
+    if (r.ok) return null;
+    const body = await r.json().catch(() => ({ error: r.statusText }));
+    return body.error || String(r.status);
+  }
+
+  function showError(node, msg) {
+    const cell = node.closest('td') || node.parentNode;
+    cell.querySelector('.action-error')?.remove();
+    cell.append(el('span', { class: 'bad small action-error' }, msg));
+  }
+
   function retry(form) {
     const row = form.closest('tr');
     const id = Number(row && row.dataset.id);
     const button = form.querySelector('button');
     button.disabled = true;
-    fetch(form.action, {
-      method: 'POST',
-      headers: { 'X-CSRF-Token': csrf, Accept: 'application/json' },
-      credentials: 'same-origin',
-    }).then(async (r) => {
-      if (r.ok) {
+    post(form.action).then((err) => {
+      if (!err) {
         state.retried.add(id);
-        mark('failed');
+        redraw();
+        refreshBrowse();
         return;
       }
-      const body = await r.json().catch(() => ({ error: r.statusText }));
       button.disabled = false;
-      form.append(el('span', { class: 'bad small' }, ` ${body.error}`));
+      showError(form, err);
     }).catch(() => { button.disabled = false; });
   }
 
-  function upload(form) {
+  function del(link) {
+    const row = link.closest('tr');
+    const name = row.querySelector('td.name')?.textContent || 'this file';
+    if (!window.confirm(`Delete ${name} and its error report from failed/? This cannot be undone.`)) return;
+    const id = link.getAttribute('href').split('/')[2];
+    post(`/api/files/${id}/delete`).then((err) => {
+      if (err) {
+        showError(link, err);
+        return;
+      }
+      for (const r of document.querySelectorAll(`tr[data-id="${CSS.escape(id)}"]`)) r.remove();
+      refreshBrowse();
+    }).catch((e) => showError(link, String(e)));
+  }
+
+  function sendFiles(files, folder) {
     const status = $('upload-status');
     const bar = $('upload-progress');
-    const data = new FormData(form);
+    const data = new FormData();
     data.set('csrf', csrf);
+    if (folder) data.set('folder', folder); // before the files: the server reads in order
+    for (const f of files) data.append('file', f);
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', form.action);
+    xhr.open('POST', '/api/upload');
     xhr.setRequestHeader('X-CSRF-Token', csrf);
     xhr.setRequestHeader('Accept', 'application/json');
     xhr.upload.onprogress = (e) => {
@@ -499,7 +530,7 @@
         const names = body.files.map((f) => `${f.name} (${fmtBytes(f.size)})`).join(', ');
         status.className = 'ok';
         status.textContent = `Uploaded ${names}: it will show in the queue once the watcher takes it.`;
-        form.reset();
+        $('upload-file').value = ''; // keep the folder chosen
       } else {
         status.className = 'bad';
         status.textContent = `Upload refused: ${body.error || xhr.status}`;
@@ -515,19 +546,106 @@
     xhr.send(data);
   }
 
+  const chosenFolder = () => ($('upload-folder') ? $('upload-folder').value : '');
+
+  // ---- the files browser ----
+
+  function browseQuery(form, offsetN) {
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v) q.set(k, v);
+    q.set('limit', '25');
+    if (offsetN > 0) q.set('offset', String(offsetN));
+    return q;
+  }
+
+  function runBrowse(q) {
+    state.browse = q;
+    getJSON(`/api/files?${q}`).then((list) => {
+      $('files-error').textContent = '';
+      setRows('files-rows', list.files.map((f) => el('tr', { 'data-id': f.id },
+        nameCell(f),
+        el('td', {}, el('span', { class: `state ${f.state}` }, f.state), f.retried ? el('span', { class: 'muted' }, ' sent back') : null),
+        td(f.pipeline, 'opt'), td(fmtBytes(f.size), 'num opt'),
+        timeCell(f.finished || f.queued, 'num opt'),
+        el('td', { class: 'actions' }, ...(f.state === 'processed' ? resultLinks(f) : f.state === 'failed' ? failedActions(f) : [])))),
+      6, 'No file matches.');
+      const pager = $('files-pager');
+      const first = list.total ? list.offset + 1 : 0;
+      const parts = [el('span', { id: 'files-count' }, list.total ? `${first}–${list.offset + list.files.length} of ${list.total}` : '0 files')];
+      if (list.offset > 0) parts.push(el('a', { href: '#files', id: 'files-prev', 'data-offset': Math.max(0, list.offset - list.limit) }, '← newer'));
+      if (list.offset + list.limit < list.total) parts.push(el('a', { href: '#files', id: 'files-next', 'data-offset': list.offset + list.limit }, 'older →'));
+      pager.replaceChildren(...parts);
+    }).catch((err) => { $('files-error').textContent = `Search failed: ${err.message}`; });
+  }
+
+  function refreshBrowse() {
+    if (state.browse) runBrowse(state.browse);
+  }
+
+  // ---- wiring ----
+
   document.addEventListener('submit', (e) => {
     const form = e.target;
     if (form.id === 'upload-form') {
       e.preventDefault();
-      upload(form);
+      sendFiles($('upload-file').files, chosenFolder());
     } else if (form.classList.contains('retry')) {
       e.preventDefault();
       retry(form);
+    } else if (form.id === 'search') {
+      e.preventDefault();
+      runBrowse(browseQuery(form, 0));
     }
   });
 
-  // Elapsed times and uptime tick along between events.
+  document.addEventListener('click', (e) => {
+    const a = e.target.closest('a');
+    if (!a) return;
+    if (a.classList.contains('delete')) {
+      e.preventDefault();
+      del(a);
+    } else if (a.closest('#ranges')) {
+      e.preventDefault();
+      state.range = Number(a.dataset.range);
+      localStorage.setItem('filehost.range', String(state.range));
+      renderChart();
+    } else if (a.id === 'files-prev' || a.id === 'files-next') {
+      e.preventDefault();
+      runBrowse(browseQuery($('search'), Number(a.dataset.offset || new URL(a.href).searchParams.get('offset') || 0)));
+    } else if (a.dataset.state) {
+      e.preventDefault();
+      $('search-state').value = a.dataset.state;
+      runBrowse(browseQuery($('search'), 0));
+      $('files').scrollIntoView();
+    }
+  });
+
+  // Drag and drop anywhere on the page uploads to the folder chosen in
+  // the header.
+  let depth = 0;
+  const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+  document.addEventListener('dragenter', (e) => {
+    if (!hasFiles(e)) return;
+    depth++;
+    $('drop').hidden = false;
+  });
+  document.addEventListener('dragleave', () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) $('drop').hidden = true;
+  });
+  document.addEventListener('dragover', (e) => { if (hasFiles(e)) e.preventDefault(); });
+  document.addEventListener('drop', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth = 0;
+    $('drop').hidden = true;
+    if (e.dataTransfer.files.length) sendFiles(e.dataTransfer.files, chosenFolder());
+  });
+
+  // Elapsed times, uptime and "as of" tick along between views, while
+  // connected; disconnected, they stop where the last view left them.
   setInterval(() => {
+    if (!live) return;
     const t = now();
     $('uptime').textContent = fmtDur(t - started);
     for (const cell of document.querySelectorAll('[data-started]')) {
@@ -541,5 +659,5 @@
 
   setConn('warn', 'connecting…');
   connect();
-  window.__dashboard = { state, get source() { return source; } };
+  window.__dashboard = { state, get source() { return source; }, sendFiles };
 })();

@@ -18,13 +18,17 @@
 // #processing-rows, #recent-rows and #failed-rows, with the name in
 // td.name; counts are in #count-queued, #count-processing,
 // #count-processed and #count-failed; #upload-file and #upload-form
-// upload; a failed row's button retries.
+// upload; a failed row's button retries, its a.delete link deletes (after
+// window.confirm), a.report and a.original open its report and original;
+// #search (with #search-q, #search-state, #search-pipeline) fills
+// #files-rows; #ready reads "ready" only while connected and ready.
 package webtest
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -169,6 +173,64 @@ func PageText(ctx context.Context) string {
 		return err.Error()
 	}
 	return s
+}
+
+// Phone and Desktop are the viewport widths the dashboard is tested at:
+// the narrowest phone it promises to fit, and a laptop.
+const (
+	Phone   = 360
+	Desktop = 1280
+)
+
+// Viewport sets the tab's size; a width under 800 also emulates a
+// phone's touch screen.
+func Viewport(width, height int64) chromedp.Action[chromedp.Void] {
+	if width < 800 {
+		return chromedp.EmulateViewport(width, height, chromedp.EmulateMobile, chromedp.EmulateTouch)
+	}
+	return chromedp.EmulateViewport(width, height)
+}
+
+// Overflow is how many CSS pixels the page is wider than the window: 0
+// when nothing scrolls sideways.
+const Overflow = `Math.max(0, document.documentElement.scrollWidth - window.innerWidth)`
+
+// Screenshot saves the whole page as a PNG in $SCREENSHOTS (a folder),
+// named name.png, for a person to look at; without $SCREENSHOTS it does
+// nothing.
+func Screenshot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
+	png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ScreenshotOf saves one element (a CSS selector) as Screenshot does.
+func ScreenshotOf(t testing.TB, ctx context.Context, name, sel string) {
+	t.Helper()
+	dir := os.Getenv("SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
+	png, err := chromedp.Run(tctx, chromedp.Screenshot(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // NoScript turns JavaScript off (or back on) in the tab, to check what

@@ -10,7 +10,7 @@ require (
 	github.com/filehost/host/sdk v0.0.0
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/prometheus/client_golang v1.25.0
-	github.com/tetratelabs/wazero v1.12.0
+	github.com/samyfodil/wazy v0.8.0
 	golang.org/x/sys v0.48.0
 )
 

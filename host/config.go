@@ -121,12 +121,26 @@ type PluginConfig struct {
 	Timeout   Duration       `toml:"timeout"`
 	MaxMemory ByteSize       `toml:"max_memory"`
 	Config    map[string]any `toml:"config"`
+	PluginLimits
+}
+
+// PluginLimits are a plugin's containment limits (docs/CONFIG.md, "Plugin
+// limits"). A zero or unset key means the default, which package wasm
+// defines; checker.pluginLimits validates them.
+type PluginLimits struct {
+	CallTimeout   Duration `toml:"call_timeout"`
+	MaxOutput     ByteSize `toml:"max_output"`
+	MaxTable      int64    `toml:"max_table"`
+	LogRate       int64    `toml:"log_rate"`
+	MaxLogMessage ByteSize `toml:"max_log_message"`
 }
 
 // LimitsConfig bounds memory per file.
 type LimitsConfig struct {
 	ChunkSize ByteSize `toml:"chunk_size"`
 	MaxLine   ByteSize `toml:"max_line"`
+	// MemoryBudget caps the linear memory of all plugin instances together.
+	MemoryBudget ByteSize `toml:"memory_budget"`
 }
 
 // DefaultConfig is the configuration a file's values are laid on. It is
@@ -137,8 +151,9 @@ func DefaultConfig() Config {
 		PluginDir: "plugins",
 		CacheDir:  ".cache/wazero",
 		Limits: LimitsConfig{
-			ChunkSize: ByteSize(wasm.DefaultLimits.ChunkSize),
-			MaxLine:   ByteSize(wasm.DefaultLimits.MaxLine),
+			ChunkSize:    ByteSize(wasm.DefaultLimits.ChunkSize),
+			MaxLine:      ByteSize(wasm.DefaultLimits.MaxLine),
+			MemoryBudget: ByteSize(wasm.DefaultMemoryBudget()),
 		},
 		Run: RunConfig{
 			Queue:      watch.DefaultMaxTracked,
@@ -162,8 +177,8 @@ func DefaultConfig() Config {
 }
 
 // DefaultMaxMemory caps a plugin instance's memory unless its entry says
-// otherwise.
-const DefaultMaxMemory = 1 << 30
+// otherwise; package wasm holds the value.
+const DefaultMaxMemory = wasm.DefaultMaxMemory
 
 // ConfigError is a problem in the config file, located as well as TOML
 // allows.

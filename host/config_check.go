@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/filehost/host/internal/wasm"
 )
 
 // checker collects the problems of a decoded config, each located by key.
@@ -57,6 +59,9 @@ func (k *checker) limits() {
 	}
 	if l.MaxLine > 1<<30 {
 		k.bad("limits.max_line", "must be at most 1GiB, is %d", l.MaxLine)
+	}
+	if l.MemoryBudget < 0 {
+		k.bad("limits.memory_budget", "must not be negative (0: no budget)")
 	}
 }
 
@@ -243,10 +248,30 @@ func (k *checker) plugins() {
 			k.bad(key+".timeout", "must not be negative")
 		}
 		if pc.MaxMemory != 0 && (pc.MaxMemory < 1<<20 || pc.MaxMemory > 4<<30) {
-			k.bad(key+".max_memory", "must be between 1MiB and 4GiB (0 or unset: 1GiB)")
+			k.bad(key+".max_memory", "must be between 1MiB and 4GiB (0 or unset: %s)", wasm.SizeString(DefaultMaxMemory))
 		}
+		k.pluginLimits(pc.PluginLimits, key)
 		if _, err := json.Marshal(pc.Config); err != nil {
 			k.bad(key+".config", "cannot be passed to the plugin: %v", err)
 		}
+	}
+}
+
+// pluginLimits reports bad values of a plugin's limits.
+func (k *checker) pluginLimits(l PluginLimits, key string) {
+	if l.CallTimeout < 0 {
+		k.bad(key+".call_timeout", "must not be negative (0 or unset: %v)", wasm.DefaultCallTimeout)
+	}
+	if l.MaxOutput < 0 {
+		k.bad(key+".max_output", "must not be negative (0 or unset: %s)", wasm.SizeString(wasm.DefaultMaxOutput))
+	}
+	if l.MaxTable < 0 || l.MaxTable > 1<<32-2 {
+		k.bad(key+".max_table", "must be between 1 and 4294967294 elements (0 or unset: %d)", wasm.DefaultMaxTable)
+	}
+	if l.LogRate < 0 || l.LogRate > 1<<31-1 {
+		k.bad(key+".log_rate", "must be a number of lines a second, at least 1 (0 or unset: %d)", wasm.DefaultLogRate)
+	}
+	if l.MaxLogMessage < 0 || l.MaxLogMessage > 1<<30 {
+		k.bad(key+".max_log_message", "must be between 1 byte and 1GiB (0 or unset: %s)", wasm.SizeString(wasm.DefaultMaxLogMessage))
 	}
 }

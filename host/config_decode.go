@@ -153,16 +153,26 @@ func (d *decoder) decode(key string, v any, rv reflect.Value, desc ...string) {
 }
 
 func (d *decoder) decodeStruct(key string, m map[string]any, rv reflect.Value) {
-	fields := map[string]int{}
+	fields := map[string][]int{} // index paths: an embedded struct's keys sit beside the outer ones
 	var names []string
-	for i := range rv.NumField() {
-		tag, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("toml"), ",")
-		if tag == "" || tag == "-" {
-			continue
+	var collect func(t reflect.Type, path []int)
+	collect = func(t reflect.Type, path []int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			idx := append(append([]int{}, path...), i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("toml") == "" {
+				collect(f.Type, idx)
+				continue
+			}
+			tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			fields[tag] = idx
+			names = append(names, tag)
 		}
-		fields[tag] = i
-		names = append(names, tag)
 	}
+	collect(rv.Type(), nil)
 	for _, k := range sortedKeys(m) {
 		i, ok := fields[k]
 		if !ok {
@@ -173,7 +183,7 @@ func (d *decoder) decodeStruct(key string, m map[string]any, rv reflect.Value) {
 			d.bad(joinKey(key, k), "%s", msg)
 			continue
 		}
-		d.decode(joinKey(key, k), m[k], rv.Field(i), rv.Type().Field(i).Tag.Get("desc"))
+		d.decode(joinKey(key, k), m[k], rv.FieldByIndex(i), rv.Type().FieldByIndex(i).Tag.Get("desc"))
 	}
 }
 

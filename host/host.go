@@ -84,6 +84,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	engine.SetMemoryBudget(uint64(cfg.Limits.MemoryBudget))
 	h, err := load(ctx, engine, cfg, opts, nil)
 	if err != nil {
 		_ = engine.Close(ctx)
@@ -252,12 +253,17 @@ func (c *Config) spec(name string, instances int) wasm.Spec {
 		maxMem = DefaultMaxMemory
 	}
 	return wasm.Spec{
-		Name:      name,
-		Path:      pc.Path,
-		Config:    settings,
-		MaxMemory: maxMem,
-		Timeout:   time.Duration(pc.Timeout),
-		MaxIdle:   instances,
+		Name:          name,
+		Path:          pc.Path,
+		Config:        settings,
+		MaxMemory:     maxMem,
+		Timeout:       time.Duration(pc.Timeout),
+		MaxIdle:       instances,
+		CallTimeout:   time.Duration(pc.CallTimeout),
+		MaxOutput:     uint64(pc.MaxOutput),
+		MaxTable:      uint32(pc.MaxTable),
+		LogRate:       int(pc.LogRate),
+		MaxLogMessage: int(pc.MaxLogMessage),
 	}
 }
 

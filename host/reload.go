@@ -111,8 +111,8 @@ type ReloadStatus struct {
 	Failed       int64    `json:"failed_reloads"` // reloads that changed nothing
 }
 
-// Status returns the reload status.
-func (s *Service) Status() ReloadStatus {
+// ReloadStatus returns what the last reload did and the generation in use.
+func (s *Service) ReloadStatus() ReloadStatus {
 	s.statusMu.Lock()
 	defer s.statusMu.Unlock()
 	st := s.status
@@ -128,7 +128,7 @@ var ErrReloadBusy = errors.New("a reload is already running")
 // pipelines, files in flight finish with theirs. Unchanged plugins (same
 // path, same sha256, same settings and limits) are kept as they are. On
 // any error nothing changes and the error is returned (and kept for
-// Status until a good reload).
+// ReloadStatus until a good reload).
 func (s *Service) Reload(ctx context.Context) error {
 	if !s.reloadMu.TryLock() {
 		return ErrReloadBusy

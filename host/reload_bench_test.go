@@ -106,9 +106,9 @@ func BenchmarkReload(b *testing.B) {
 			svc, dir := reloadService(b, n, true)
 			var files int64
 			for i := 0; b.Loop(); i++ {
-				gen := svc.Status().Generation
+				gen := svc.ReloadStatus().Generation
 				reloadConfig(b, dir, n, 61+i%2)
-				for svc.Status().Generation == gen {
+				for svc.ReloadStatus().Generation == gen {
 					time.Sleep(time.Millisecond)
 				}
 				files++

@@ -79,11 +79,11 @@ func TestReloadReplacedPluginWhileFilesStream(t *testing.T) {
 			os.WriteFile(tmp, lower, 0o644)
 			os.Rename(tmp, filepath.Join(dir, "plugins", "upper.wasm"))
 		}
-		if svc.Status().Generation >= 2 {
+		if svc.ReloadStatus().Generation >= 2 {
 			after = append(after, name)
 		}
 		drop(t, dir, name, text)
-		if i >= 100 && svc.Status().Generation < 2 {
+		if i >= 100 && svc.ReloadStatus().Generation < 2 {
 			time.Sleep(5 * time.Millisecond) // give the reload time to land while files keep coming
 		}
 	}
@@ -92,7 +92,7 @@ func TestReloadReplacedPluginWhileFilesStream(t *testing.T) {
 	if len(after) == 0 {
 		t.Fatal("the reload did not land while files were dropped")
 	}
-	if st := svc.Status(); st.Generation != 2 || !st.LastOK || st.Reloads != 1 {
+	if st := svc.ReloadStatus(); st.Generation != 2 || !st.LastOK || st.Reloads != 1 {
 		t.Errorf("status = %+v, want one good reload", st)
 	}
 	up, low := strings.ToUpper(text), strings.ToLower(text)
@@ -141,7 +141,7 @@ func TestReloadInvalidKeepsRunning(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Reload = %v, want an error naming %q", err, tt.want)
 		}
-		st := svc.Status()
+		st := svc.ReloadStatus()
 		if st.Generation != 1 || st.LastOK || !strings.Contains(st.LastError, tt.want) {
 			t.Errorf("status = %+v", st)
 		}
@@ -156,7 +156,7 @@ func TestReloadInvalidKeepsRunning(t *testing.T) {
 	if err := svc.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if st := svc.Status(); st.Generation != 2 || !st.LastOK || st.LastError != "" || st.Failed != 4 {
+	if st := svc.ReloadStatus(); st.Generation != 2 || !st.LastOK || st.LastError != "" || st.Failed != 4 {
 		t.Errorf("status after a good reload = %+v", st)
 	}
 	drop(t, dir, "new.txt", "fail\n")
@@ -188,7 +188,7 @@ func TestReloadKeepsUnchangedPlugins(t *testing.T) {
 			t.Error("faulty, whose limits changed, was not loaded again")
 		}
 	}
-	if st := svc.Status(); len(st.NeedsRestart) != 1 || st.NeedsRestart[0] != "run.workers" {
+	if st := svc.ReloadStatus(); len(st.NeedsRestart) != 1 || st.NeedsRestart[0] != "run.workers" {
 		t.Errorf("needs restart = %v, want run.workers", st.NeedsRestart)
 	}
 	if got := svc.Pipelines(); len(got) != 2 || got[0].Name != "b" {
@@ -210,8 +210,8 @@ func TestReloadWaitsForACopy(t *testing.T) {
 		time.Sleep(reloadQuiet / 3)
 	}
 	f.Close()
-	waitFor(t, "the reload", func() bool { return svc.Status().Generation == 2 })
-	if st := svc.Status(); st.Failed != 0 {
+	waitFor(t, "the reload", func() bool { return svc.ReloadStatus().Generation == 2 })
+	if st := svc.ReloadStatus(); st.Failed != 0 {
 		t.Errorf("status = %+v: a half-copied plugin was loaded", st)
 	}
 	drop(t, dir, "x.txt", "MiXeD\n")
@@ -257,7 +257,7 @@ func TestReloadManyDuringRun(t *testing.T) {
 	if n := count(filepath.Join(dir, "watch_dir", "failed")); n != 0 {
 		t.Errorf("%d failed", n)
 	}
-	if st := svc.Status(); st.Generation != reloads+1 {
+	if st := svc.ReloadStatus(); st.Generation != reloads+1 {
 		t.Errorf("generation %d, want %d", st.Generation, reloads+1)
 	}
 	svc.pluginsMu.Lock()

@@ -443,9 +443,9 @@ func (s *Service) Run(ctx context.Context) error {
 	case <-s.clock.After(time.Duration(s.cfg.Run.Grace)):
 		s.logger.Warn("grace period over: returning unfinished files to unprocessed/")
 		cancelProc()
-		// A file stops between chunks; a plugin stuck inside one call
-		// (with no timeout) cannot be stopped, so do not wait for it:
-		// the next start recovers its file.
+		// Cancelling stops every plugin call, loops included, and files
+		// go back to unprocessed/. Should one still not return (a host
+		// bug), do not wait for ever: the next start recovers its file.
 		select {
 		case <-done:
 		case <-s.clock.After(stuckWait):

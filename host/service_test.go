@@ -655,7 +655,7 @@ timeout = "100ms"
 	})
 	folder, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
 	waitFor(t, "ready", func() bool { return svc.Ready() == nil })
-	put(t, filepath.Join(folder.Unprocessed, "stuck.slow"), "loop\n")
+	drop(t, dir, "stuck.slow", "loop\n") // whole, by rename: settle is 0s
 	attempts := func() int {
 		files, _ := svc.Tracker().Files(tracker.Processing, 0, 1)
 		if len(files) == 0 {

@@ -59,7 +59,7 @@ func BenchmarkCall(b *testing.B) {
 	ctx := inst.bind(context.Background())
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := inst.invoke(ctx, fn); err != nil {
+		if err := inst.invoke(ctx, export{"plugin_abi_version", fn}); err != nil {
 			b.Fatal(err)
 		}
 	}

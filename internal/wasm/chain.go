@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tetratelabs/wazero/sys"
+	"github.com/samyfodil/wazy/sys"
 )
 
 // Limits bound the memory a file may take.
@@ -237,16 +237,17 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // stage feeds one plugin: it gathers written bytes into chunks of whole
 // lines and writes what the plugin emits to next.
 type stage struct {
-	p       *Plugin
-	inst    *instance
-	ctx     context.Context
-	cancel  context.CancelFunc
-	next    io.Writer
-	lim     Limits
-	stats   *StageStats
-	pending []byte
-	scanned int // bytes of pending past the chunk size known to hold no '\n'
-	broken  bool
+	p          *Plugin
+	inst       *instance
+	ctx        context.Context
+	cancel     context.CancelFunc // ends the file's calls
+	cancelFile context.CancelFunc // the file's timeout, or nil
+	next       io.Writer
+	lim        Limits
+	stats      *StageStats
+	pending    []byte
+	scanned    int // bytes of pending past the chunk size known to hold no '\n'
+	broken     bool
 }
 
 func (s *stage) start(ctx context.Context, p *Plugin, name string) error {
@@ -257,38 +258,50 @@ func (s *stage) start(ctx context.Context, p *Plugin, name string) error {
 	}
 	s.inst = inst
 	inst.file = name
-	s.cancel = func() {}
 	if p.spec.Timeout > 0 {
-		ctx, s.cancel = context.WithTimeout(ctx, p.spec.Timeout)
+		ctx, s.cancelFile = context.WithTimeout(ctx, p.spec.Timeout)
 	}
+	// The call timer cancels this context, which stops the call in
+	// progress; so does the file's context (shutdown, file timeout).
+	ctx, s.cancel = context.WithCancel(ctx)
+	inst.timer = newCallTimer(p.spec.CallTimeout, s.cancel)
+	inst.flush = s.forward
 	s.ctx = inst.bind(ctx)
 	p.stats.Files.Add(1)
 	return s.call(func() error { return inst.send(s.ctx, inst.begin, []byte(name)) })
 }
 
-// call runs one plugin call and forwards its output.
+// call runs one plugin call and forwards the output it still holds.
 func (s *stage) call(fn func() error) error {
 	start := time.Now()
 	err := fn()
 	s.stats.Duration += time.Since(start)
 	s.stats.Calls++
-	if err != nil {
-		// Only a failure the plugin reported leaves it in a known state.
-		var failure *Failure
-		if !errors.As(err, &failure) {
-			s.broken = true
+	if err == nil {
+		err = s.inst.flushOut()
+		if err != nil {
+			return err // The next plugin or the output failed; not this one.
 		}
-		s.p.stats.Errors.Add(1)
-		return &StageError{Plugin: s.p.Name(), Err: err}
-	}
-	out := s.inst.out
-	s.inst.out = s.inst.out[:0]
-	if len(out) == 0 {
 		return nil
 	}
+	// Only a failure the plugin reported leaves it in a known state.
+	var failure *Failure
+	if !errors.As(err, &failure) {
+		s.broken = true
+	}
+	s.inst.out = s.inst.out[:0]
+	if s.inst.abort != nil && s.inst.abort == err {
+		return err // Not this plugin's fault: a write downstream failed.
+	}
+	s.p.stats.Errors.Add(1)
+	return &StageError{Plugin: s.p.Name(), Err: err}
+}
+
+// forward passes output of the plugin on to the next stage.
+func (s *stage) forward(out []byte) error {
 	s.stats.BytesOut += int64(len(out))
 	s.p.stats.BytesOut.Add(int64(len(out)))
-	_, err = s.next.Write(out)
+	_, err := s.next.Write(out)
 	return err
 }
 
@@ -367,6 +380,13 @@ func (s *stage) release() {
 		return
 	}
 	s.cancel()
+	if s.cancelFile != nil {
+		s.cancelFile()
+	}
+	s.inst.timer.stop()
+	if n := s.p.logLim.takeDropped(); n > 0 {
+		s.p.noteDropped(context.Background(), n, []any{"file", Escape(s.inst.file)})
+	}
 	s.p.release(s.inst, s.broken)
 	s.inst = nil
 	// A pending buffer grown by a long line is not kept.

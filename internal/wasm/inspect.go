@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/samyfodil/wazy"
+	"github.com/samyfodil/wazy/api"
+	"github.com/samyfodil/wazy/imports/wasi_snapshot_preview1"
 )
 
 // Inspection describes a .wasm file for plugin authors (host plugin
@@ -57,8 +57,8 @@ type Bounds struct {
 // returns must not hang an inspection.
 const inspectTimeout = 10 * time.Second
 
-// inspectMaxPages is 1 GiB, host.DefaultMaxMemory, in 64 KiB pages.
-const inspectMaxPages = 1 << 30 / 65536
+// inspectMaxPages is DefaultMaxMemory in 64 KiB pages.
+const inspectMaxPages = DefaultMaxMemory / 65536
 
 // Inspect reads bin's sections, then starts one instance in the host's
 // sandbox to ask its ABI version and metadata. A malformed binary is an
@@ -81,10 +81,11 @@ func Inspect(ctx context.Context, bin []byte) (*Inspection, error) {
 func start(ctx context.Context, bin []byte, in *Inspection) error {
 	ctx, cancel := context.WithTimeout(ctx, inspectTimeout)
 	defer cancel()
-	// The host's default max_memory, so a module that asks for more at
-	// start fails as its load would, instead of taking the memory.
-	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(inspectMaxPages)
-	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	// The host's default max_memory and max_table, so a module that asks
+	// for more at start fails as its load would, instead of taking them;
+	// the runtime stops a call when its context ends (the timeout).
+	rc := wazy.NewRuntimeConfig().WithMemoryLimitPages(inspectMaxPages).WithTableLimitElements(DefaultMaxTable)
+	rt := wazy.NewRuntimeWithConfig(ctx, rc)
 	defer rt.Close(context.Background())
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		return err
@@ -105,17 +106,20 @@ func start(ctx context.Context, bin []byte, in *Inspection) error {
 	if err != nil {
 		return fmt.Errorf("compile: %w", err)
 	}
+	if err := checkKind(compiled); err != nil {
+		return err
+	}
 	if err := checkShape(compiled); err != nil {
 		return err
 	}
 	var out tail
-	mod, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().
+	mod, err := rt.InstantiateModule(ctx, compiled, wazy.NewModuleConfig().
 		WithName("").WithStartFunctions("_initialize").WithStdout(&out).WithStderr(&out))
 	if err != nil {
 		return fmt.Errorf("instantiate: %w%s", err, out.suffix())
 	}
 	if mod.Memory() == nil {
-		return errors.New("exports no memory")
+		return errors.New("has no memory: a plugin must define one (see docs/ABI.md)")
 	}
 	res, err := mod.ExportedFunction("plugin_abi_version").Call(ctx)
 	if err != nil {
@@ -283,17 +287,6 @@ func (l Bounds) String() string {
 		s += " " + l.Elem
 	}
 	return s
-}
-
-func funcType(params, results []api.ValueType) string {
-	names := func(ts []api.ValueType) []string {
-		out := make([]string, len(ts))
-		for i, t := range ts {
-			out[i] = api.ValueTypeName(t)
-		}
-		return out
-	}
-	return funcTypeNames(names(params), names(results))
 }
 
 // funcTypeNames writes a function type as in WebAssembly text.

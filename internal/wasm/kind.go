@@ -3,7 +3,7 @@ package wasm
 import (
 	"errors"
 
-	"github.com/tetratelabs/wazero"
+	"github.com/samyfodil/wazy"
 )
 
 // ErrCommand is the load error of a module built as a WASI command
@@ -14,7 +14,7 @@ var ErrCommand = errors.New("built as a command; rebuild with -buildmode=c-share
 
 // checkKind refuses a command module before its exports are looked at, so
 // the message says how to fix the build.
-func checkKind(m wazero.CompiledModule) error {
+func checkKind(m wazy.CompiledModule) error {
 	exports := m.ExportedFunctions()
 	_, start := exports["_start"]
 	_, init := exports["_initialize"]

@@ -2,7 +2,16 @@
 
 package wasm
 
-import "context"
+import (
+	"context"
 
-// withMemory keeps wazero's default linear memory, a Go slice.
-func withMemory(ctx context.Context) context.Context { return ctx }
+	"github.com/samyfodil/wazy/api"
+)
+
+// withMemory keeps linear memory in a Go slice, reserved from the memory
+// budget as it grows.
+func withMemory(ctx context.Context, inst *instance) context.Context {
+	return api.WithMemoryAllocator(ctx, api.MemoryAllocatorFunc(func(_, _ uint64) api.LinearMemory {
+		return &heapMemory{inst: inst}
+	}))
+}

@@ -6,7 +6,7 @@ import (
 	"context"
 	"syscall"
 
-	"github.com/tetratelabs/wazero/experimental"
+	"github.com/samyfodil/wazy/api"
 )
 
 // withMemory makes the instances created with ctx keep their linear memory
@@ -16,33 +16,38 @@ import (
 // a fresh instance's first large file); and the pages live outside the Go
 // heap, so they add no GC work or heap headroom, and go back to the system
 // as soon as the instance is closed.
-func withMemory(ctx context.Context) context.Context {
-	return experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(newMemory))
+//
+// Each growth is reserved from the memory budget first (instance.grow).
+func withMemory(ctx context.Context, inst *instance) context.Context {
+	return api.WithMemoryAllocator(ctx, api.MemoryAllocatorFunc(func(_, max uint64) api.LinearMemory {
+		return newMemory(inst, max)
+	}))
 }
 
-func newMemory(_, max uint64) experimental.LinearMemory {
+func newMemory(inst *instance, max uint64) api.LinearMemory {
 	if max == 0 || uint64(int(max)) != max {
-		return &heapMemory{}
+		return &heapMemory{inst: inst}
 	}
 	// PROT_NONE reserves address space only: no memory is committed (or
 	// charged against overcommit limits) until Reallocate opens it.
 	buf, err := syscall.Mmap(-1, 0, int(max), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
-		return &heapMemory{} // e.g. a ulimit -v too low for the reservation
+		return &heapMemory{inst: inst} // e.g. a ulimit -v too low for the reservation
 	}
-	return &mappedMemory{buf: buf}
+	return &mappedMemory{inst: inst, buf: buf}
 }
 
 // mappedMemory is a linear memory in a reserved mapping; its first open
 // bytes are readable and writable. The mapping never moves, and fresh pages
 // read as zero, as Wasm requires of grown memory.
 type mappedMemory struct {
+	inst *instance
 	buf  []byte
 	open int
 }
 
 func (m *mappedMemory) Reallocate(size uint64) []byte {
-	if m.buf == nil || size > uint64(len(m.buf)) {
+	if m.buf == nil || size > uint64(len(m.buf)) || !m.inst.grow(size) {
 		return nil // memory.grow fails in the guest
 	}
 	if n := int(size); n > m.open {
@@ -62,25 +67,6 @@ func (m *mappedMemory) Free() {
 	if m.buf != nil {
 		_ = syscall.Munmap(m.buf)
 		m.buf = nil
+		m.inst.freeMemory()
 	}
 }
-
-// heapMemory is the fallback when no mapping can be reserved: a Go slice
-// that grows by copying, as wazero does by default.
-type heapMemory struct{ buf []byte }
-
-func (m *heapMemory) Reallocate(size uint64) []byte {
-	if uint64(int(size)) != size {
-		return nil
-	}
-	if n := int(size); n > cap(m.buf) {
-		grown := make([]byte, n)
-		copy(grown, m.buf)
-		m.buf = grown
-	}
-	// Bytes past len were never handed out, so they are still zero.
-	m.buf = m.buf[:size]
-	return m.buf
-}
-
-func (m *heapMemory) Free() { m.buf = nil }

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/tetratelabs/wazero/api"
+	"github.com/samyfodil/wazy/api"
 )
 
 // Meta is what a plugin says about itself through the optional plugin_meta
@@ -37,7 +37,7 @@ const MaxMeta = 64 << 10
 func (p *Plugin) Meta() *Meta { return p.meta }
 
 // readMeta calls the plugin's plugin_meta export, if it has one, once at
-// load.
+// load, as a load-time call: under the call timeout, its output dropped.
 func readMeta(ctx context.Context, inst *instance) (*Meta, error) {
 	fn := inst.mod.ExportedFunction("plugin_meta")
 	if fn == nil {
@@ -46,10 +46,12 @@ func readMeta(ctx context.Context, inst *instance) (*Meta, error) {
 	if err := checkMetaShape(fn.Definition()); err != nil {
 		return nil, err
 	}
-	if err := inst.invoke(ctx, fn); err != nil {
-		if tr := (*Trap)(nil); errors.As(err, &tr) {
-			tr.Func = "plugin_meta" // its export name; the module may call it otherwise
-		}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	inst.timer = newCallTimer(inst.p.spec.CallTimeout, cancel)
+	inst.loading = true
+	defer func() { inst.loading, inst.timer = false, nil }()
+	if err := inst.invoke(ctx, export{"plugin_meta", fn}); err != nil {
 		return nil, err
 	}
 	return metaAt(inst.mem, uint32(inst.stack[0]))

@@ -16,27 +16,39 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/samyfodil/wazy"
+	"github.com/samyfodil/wazy/api"
+	"github.com/samyfodil/wazy/imports/wasi_snapshot_preview1"
 )
 
 // ABIVersion is the plugin ABI version this host speaks.
 const ABIVersion = 1
 
-// Spec says how to load one plugin.
+// Spec says how to load one plugin. Every limit is on by default: a zero
+// field means its Default constant (limits.go); NoLimit turns one off.
 type Spec struct {
 	Name   string // the name pipelines use
 	Path   string // the .wasm file
 	Config []byte // settings handed to plugin_configure, a JSON object
 
-	// MaxMemory caps an instance's linear memory in bytes; 0 means the
-	// Wasm maximum of 4 GiB.
+	// MaxMemory caps an instance's linear memory in bytes, rounded down to
+	// whole 64 KiB pages, at least 1 and at most MaxMemoryLimit.
 	MaxMemory uint64
+	// CallTimeout bounds each call into the plugin, load-time calls
+	// included; a call over it is stopped wherever it is.
+	CallTimeout time.Duration
 	// Timeout bounds the wall-clock time of a file while this plugin is
-	// in its chain (from begin to end, waiting included); 0 means none. Setting it makes wazero check the context in loops, which
-	// slows loop-heavy plugins, so it is off unless asked for.
+	// in its chain (from begin to end, waiting included); 0 means none.
 	Timeout time.Duration
+	// MaxOutput caps the bytes the plugin emits for one file
+	// (math.MaxUint64: no cap).
+	MaxOutput uint64
+	// MaxTable caps the elements of each of the module's tables.
+	MaxTable uint32
+	// LogRate is how many log lines a second the plugin may write.
+	LogRate int
+	// MaxLogMessage is the longest log message kept, in bytes.
+	MaxLogMessage int
 	// RecycleAbove closes an instance after a file instead of pooling it
 	// when its memory has grown past this many bytes: Wasm memory never
 	// shrinks. 0 means DefaultRecycleAbove.
@@ -45,30 +57,93 @@ type Spec struct {
 	MaxIdle int
 }
 
+// NoLimit in a Spec's CallTimeout, LogRate or MaxLogMessage turns that
+// limit off (for benchmarks and trusted plugins).
+const NoLimit = -1
+
+// withDefaults fills the zero fields of spec.
+func (spec Spec) withDefaults() Spec {
+	if spec.MaxIdle <= 0 {
+		spec.MaxIdle = 1
+	}
+	if spec.RecycleAbove == 0 {
+		spec.RecycleAbove = DefaultRecycleAbove
+	}
+	if spec.Config == nil {
+		spec.Config = []byte("{}")
+	}
+	if spec.MaxMemory == 0 {
+		spec.MaxMemory = DefaultMaxMemory
+	}
+	spec.MaxMemory = min(max(spec.MaxMemory/pageSize, 1), MaxMemoryLimit/pageSize) * pageSize
+	switch {
+	case spec.CallTimeout == 0:
+		spec.CallTimeout = DefaultCallTimeout
+	case spec.CallTimeout < 0:
+		spec.CallTimeout = 0
+	}
+	switch {
+	case spec.MaxOutput == 0:
+		spec.MaxOutput = DefaultMaxOutput
+	case spec.MaxOutput == ^uint64(0):
+		spec.MaxOutput = 0
+	}
+	if spec.MaxTable == 0 {
+		spec.MaxTable = DefaultMaxTable
+	}
+	switch {
+	case spec.LogRate == 0:
+		spec.LogRate = DefaultLogRate
+	case spec.LogRate < 0:
+		spec.LogRate = 0
+	}
+	switch {
+	case spec.MaxLogMessage == 0:
+		spec.MaxLogMessage = DefaultMaxLogMessage
+	case spec.MaxLogMessage < 0:
+		spec.MaxLogMessage = 0
+	}
+	return spec
+}
+
 // DefaultRecycleAbove is the default Spec.RecycleAbove.
 const DefaultRecycleAbove = 64 << 20
 
-// Engine loads plugins, sharing one compilation cache between them.
+// Engine loads plugins, sharing one compilation cache and one memory
+// budget between them.
 type Engine struct {
-	cache  wazero.CompilationCache
+	cache  wazy.CompilationCache
 	logger *slog.Logger
+	budget *MemoryBudget
 }
 
 // NewEngine returns an engine whose compiled code is cached in cacheDir
-// (created if needed), or in memory only when cacheDir is "".
+// (created if needed), or in memory only when cacheDir is "". Its memory
+// budget is DefaultMemoryBudget until SetMemoryBudget.
 func NewEngine(cacheDir string, logger *slog.Logger) (*Engine, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	e := &Engine{logger: logger, budget: NewMemoryBudget(DefaultMemoryBudget())}
 	if cacheDir == "" {
-		return &Engine{cache: wazero.NewCompilationCache(), logger: logger}, nil
+		e.cache = wazy.NewCompilationCache()
+		return e, nil
 	}
-	cache, err := wazero.NewCompilationCacheWithDir(cacheDir)
+	cache, err := wazy.NewCompilationCacheWithDir(cacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("compilation cache %s: %w", cacheDir, err)
 	}
-	return &Engine{cache: cache, logger: logger}, nil
+	e.cache = cache
+	return e, nil
 }
+
+// SetMemoryBudget sets the bytes of linear memory that all instances of
+// the engine's plugins may hold together (0: no limit). Call it before
+// Load.
+func (e *Engine) SetMemoryBudget(limit uint64) { e.budget = NewMemoryBudget(limit) }
+
+// MemoryBudget returns the engine's budget, to read its use.
+func (e *Engine) MemoryBudget() *MemoryBudget { return e.budget }
 
 // Close releases the compilation cache. Close plugins first.
 func (e *Engine) Close(ctx context.Context) error {
@@ -82,9 +157,11 @@ type Plugin struct {
 	sha256   string
 	loadTime time.Duration
 	logger   *slog.Logger
+	budget   *MemoryBudget
+	logLim   *logLimiter
 
-	rt       wazero.Runtime
-	compiled wazero.CompiledModule
+	rt       wazy.Runtime
+	compiled wazy.CompiledModule
 	meta     *Meta // from plugin_meta, read once at load (meta.go)
 
 	mu     sync.Mutex
@@ -97,53 +174,38 @@ type Plugin struct {
 
 // Stats are running totals for one plugin.
 type Stats struct {
-	Files    atomic.Int64 // files begun
-	Errors   atomic.Int64 // files the plugin failed
-	BytesIn  atomic.Int64
-	BytesOut atomic.Int64
-	Calls    atomic.Int64 // calls across the boundary
-	Nanos    atomic.Int64 // time spent in calls
-	Recycled atomic.Int64 // instances closed after a trap or for size
+	Files      atomic.Int64 // files begun
+	Errors     atomic.Int64 // files the plugin failed
+	BytesIn    atomic.Int64
+	BytesOut   atomic.Int64
+	Calls      atomic.Int64 // calls across the boundary
+	Nanos      atomic.Int64 // time spent in calls
+	Recycled   atomic.Int64 // instances closed after a trap or for size
+	LogDropped atomic.Int64 // log lines dropped by the rate limit
 }
 
 // Load compiles the plugin at spec.Path, checks its ABI, and configures a
 // first instance, so a bad plugin or bad settings fail here, at start.
 func (e *Engine) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 	start := time.Now()
-	if spec.MaxIdle <= 0 {
-		spec.MaxIdle = 1
-	}
-	if spec.RecycleAbove == 0 {
-		spec.RecycleAbove = DefaultRecycleAbove
-	}
-	if spec.Config == nil {
-		spec.Config = []byte("{}")
-	}
+	spec = spec.withDefaults()
 	bin, err := os.ReadFile(spec.Path)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
 	}
 	sum := sha256.Sum256(bin)
 
-	rc := wazero.NewRuntimeConfig().WithCompilationCache(e.cache)
-	if spec.MaxMemory > 0 {
-		pages := spec.MaxMemory / 65536
-		if pages == 0 {
-			pages = 1
-		}
-		if pages > 65536 {
-			pages = 65536
-		}
-		rc = rc.WithMemoryLimitPages(uint32(pages))
-	}
-	if spec.Timeout > 0 {
-		rc = rc.WithCloseOnContextDone(true)
-	}
-	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	rc := wazy.NewRuntimeConfig().
+		WithCompilationCache(e.cache).
+		WithMemoryLimitPages(uint32(spec.MaxMemory / pageSize)).
+		WithTableLimitElements(spec.MaxTable)
+	rt := wazy.NewRuntimeWithConfig(ctx, rc)
 	p := &Plugin{
 		spec:   spec,
 		sha256: hex.EncodeToString(sum[:]),
 		logger: e.logger.With("plugin", spec.Name),
+		budget: e.budget,
+		logLim: newLogLimiter(spec.LogRate, time.Now),
 		rt:     rt,
 	}
 	if err := p.init(ctx, bin); err != nil {
@@ -178,6 +240,7 @@ func (p *Plugin) init(ctx context.Context, bin []byte) error {
 	p.live++
 	inst, err := p.newInstance(ctx)
 	if err != nil {
+		p.live--
 		return err
 	}
 	if p.meta, err = readMeta(inst.bind(ctx), inst); err != nil {
@@ -188,9 +251,23 @@ func (p *Plugin) init(ctx context.Context, bin []byte) error {
 	return nil
 }
 
+// The exports of docs/ABI.md and their types: every parameter and result
+// is an i32.
+var exportShapes = []struct {
+	name            string
+	params, results int
+}{
+	{"plugin_abi_version", 0, 1},
+	{"plugin_buffer", 1, 1},
+	{"plugin_configure", 1, 1},
+	{"plugin_begin", 1, 1},
+	{"plugin_chunk", 1, 1},
+	{"plugin_end", 0, 1},
+}
+
 // checkShape reports a clear error for a module that cannot be a plugin,
 // before instantiation fails with a less helpful one.
-func checkShape(m wazero.CompiledModule) error {
+func checkShape(m wazy.CompiledModule) error {
 	for _, f := range m.ImportedFunctions() {
 		mod, name, _ := f.Import()
 		switch mod {
@@ -200,29 +277,58 @@ func checkShape(m wazero.CompiledModule) error {
 				mod, name, wasi_snapshot_preview1.ModuleName)
 		}
 	}
+	for _, m := range m.ImportedMemories() {
+		mod, name, _ := m.Import()
+		return fmt.Errorf("imports its memory %s.%s: a plugin must define its own memory (see docs/ABI.md)", mod, name)
+	}
 	exports := m.ExportedFunctions()
 	if _, ok := exports["plugin_abi_version"]; !ok {
 		return errors.New("does not export plugin_abi_version: not a plugin for this host (see docs/ABI.md)")
 	}
-	want := map[string][2]int{ // name: params, results
-		"plugin_abi_version": {0, 1},
-		"plugin_buffer":      {1, 1},
-		"plugin_configure":   {1, 1},
-		"plugin_begin":       {1, 1},
-		"plugin_chunk":       {1, 1},
-		"plugin_end":         {0, 1},
-	}
-	for name, shape := range want {
-		def, ok := exports[name]
+	for _, want := range exportShapes {
+		def, ok := exports[want.name]
 		if !ok {
-			return fmt.Errorf("does not export %s (see docs/ABI.md)", name)
+			return fmt.Errorf("does not export %s (see docs/ABI.md)", want.name)
 		}
-		if len(def.ParamTypes()) != shape[0] || len(def.ResultTypes()) != shape[1] {
-			return fmt.Errorf("export %s has %d params and %d results, want %d and %d",
-				name, len(def.ParamTypes()), len(def.ResultTypes()), shape[0], shape[1])
+		params, results := def.ParamTypes(), def.ResultTypes()
+		if len(params) != want.params || len(results) != want.results || !allI32(params) || !allI32(results) {
+			return fmt.Errorf("export %s has type %s, want %s (see docs/ABI.md)",
+				want.name, funcType(params, results), funcType(make([]api.ValueType, want.params), make([]api.ValueType, want.results)))
 		}
 	}
 	return nil
+}
+
+func allI32(ts []api.ValueType) bool {
+	for _, t := range ts {
+		if t != api.ValueTypeI32 {
+			return false
+		}
+	}
+	return true
+}
+
+// funcType writes a function type as in the text format; zero value types
+// (as made by make) are written as i32.
+func funcType(params, results []api.ValueType) string {
+	s := "(func"
+	for _, list := range []struct {
+		kw string
+		ts []api.ValueType
+	}{{"param", params}, {"result", results}} {
+		if len(list.ts) == 0 {
+			continue
+		}
+		s += " (" + list.kw
+		for _, t := range list.ts {
+			if t == 0 {
+				t = api.ValueTypeI32
+			}
+			s += " " + api.ValueTypeName(t)
+		}
+		s += ")"
+	}
+	return s + ")"
 }
 
 // Name is the plugin's name in the config.
@@ -230,6 +336,10 @@ func (p *Plugin) Name() string { return p.spec.Name }
 
 // Path is the .wasm file the plugin was loaded from.
 func (p *Plugin) Path() string { return p.spec.Path }
+
+// Spec is the plugin's spec with its defaults filled in: the limits in
+// force.
+func (p *Plugin) Spec() Spec { return p.spec }
 
 // SHA256 is the hex digest of the .wasm file.
 func (p *Plugin) SHA256() string { return p.sha256 }
@@ -285,7 +395,7 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 	inst, err := p.newInstance(ctx)
 	if err != nil {
 		p.drop()
-		return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
+		return nil, err
 	}
 	return inst, nil
 }
@@ -322,53 +432,87 @@ func (p *Plugin) drop() {
 	}
 }
 
+// export is one of the ABI's exports, called by its export name: a
+// module's own (debug) function names may be missing or misleading.
+type export struct {
+	name string
+	fn   api.Function
+}
+
 // instance is one module instance; it serves one file at a time.
 type instance struct {
 	p      *Plugin
 	mod    api.Module
 	mem    api.Memory
-	buffer api.Function
-	begin  api.Function
-	chunk  api.Function
-	end    api.Function
+	buffer export
+	begin  export
+	chunk  export
+	end    export
 	stack  [1]uint64
+	timer  *callTimer // the limit of the call in progress
 
 	bufPtr, bufCap uint32
 
-	out    []byte // emitted during the current call
-	fail   string // message passed to the fail import
-	file   string // file in progress, for logs
-	stderr tail   // the plugin's stdout and stderr, last bytes
+	out       []byte // emitted during the current call, not yet passed on
+	loading   bool   // in the load-time calls, whose output is dropped
+	flush     func([]byte) error
+	emitted   uint64 // bytes passed on for the current file
+	abort     error  // why a host function stopped the call
+	denied    bool   // the memory budget refused a grow
+	fail      string // message passed to the fail import
+	file      string // file in progress, for logs
+	stderr    tail   // the plugin's stdout and stderr, last bytes
+	reserved  uint64 // bytes of the memory budget held
+	allocated bool   // the memory has had its initial allocation
 }
 
 type instanceKey struct{}
 
+// newInstance makes and configures an instance. Its load-time calls each
+// get the call timeout, and ctx ends them all early (shutdown).
 func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
-	inst := &instance{p: p}
-	// The sandbox: no args, env, filesystem, network or real clocks (wazero's
-	// defaults); output goes to a small buffer shown when a call traps.
-	cfg := wazero.NewModuleConfig().
+	inst := &instance{p: p, loading: true}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	inst.timer = newCallTimer(p.spec.CallTimeout, cancel)
+	// The sandbox: no args, env, filesystem, network or real clocks (the
+	// runtime's defaults); output goes to a small buffer shown when a call
+	// traps.
+	cfg := wazy.NewModuleConfig().
 		WithName("").
 		WithStartFunctions("_initialize").
 		WithStdout(&inst.stderr).
 		WithStderr(&inst.stderr)
-	ctx = withMemory(inst.bind(ctx))
+	ctx = withMemory(inst.bind(ctx), inst)
+	inst.timer.start()
 	mod, err := p.rt.InstantiateModule(ctx, p.compiled, cfg)
+	timedOut := inst.timer.stop()
 	if err != nil {
-		return nil, fmt.Errorf("instantiate: %w%s", err, inst.stderr.suffix())
+		inst.freeMemory() // Whatever the failed instantiation reserved.
+		if timedOut || inst.denied {
+			return nil, inst.callError("the start function or _initialize", err, timedOut)
+		}
+		return nil, fmt.Errorf("instantiate: %s%s", Escape(err.Error()), inst.stderr.suffix())
 	}
 	inst.mod = mod
-	inst.mem = mod.Memory()
-	if inst.mem == nil {
+	if inst.denied { // Its initial memory did not fit in the budget.
 		_ = mod.Close(ctx)
-		return nil, errors.New("exports no memory")
+		inst.freeMemory()
+		b := p.budget
+		return nil, fmt.Errorf("a new instance's memory does not fit: %w: %s of %s in use",
+			ErrMemoryBudget, SizeString(b.Used()), SizeString(b.Limit()))
 	}
-	inst.buffer = mod.ExportedFunction("plugin_buffer")
-	inst.begin = mod.ExportedFunction("plugin_begin")
-	inst.chunk = mod.ExportedFunction("plugin_chunk")
-	inst.end = mod.ExportedFunction("plugin_end")
+	if inst.mem = mod.Memory(); inst.mem == nil {
+		_ = mod.Close(ctx)
+		return nil, errors.New("has no memory: a plugin must define one (see docs/ABI.md)")
+	}
+	get := func(name string) export { return export{name, mod.ExportedFunction(name)} }
+	inst.buffer = get("plugin_buffer")
+	inst.begin = get("plugin_begin")
+	inst.chunk = get("plugin_chunk")
+	inst.end = get("plugin_end")
 
-	if err := inst.invoke(ctx, mod.ExportedFunction("plugin_abi_version")); err != nil {
+	if err := inst.invoke(ctx, get("plugin_abi_version")); err != nil {
 		_ = mod.Close(ctx)
 		return nil, err
 	}
@@ -376,11 +520,12 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		_ = mod.Close(ctx)
 		return nil, fmt.Errorf("plugin ABI version %d, host speaks version %d (rebuild the plugin with a matching SDK)", v, ABIVersion)
 	}
-	if err := inst.send(ctx, mod.ExportedFunction("plugin_configure"), p.spec.Config); err != nil {
+	if err := inst.send(ctx, get("plugin_configure"), p.spec.Config); err != nil {
 		_ = mod.Close(ctx)
 		return nil, fmt.Errorf("configure: %w", err)
 	}
-	inst.out = inst.out[:0] // Output before a file belongs to no file.
+	inst.loading = false
+	inst.timer = nil // Each file sets its own.
 	return inst, nil
 }
 
@@ -388,11 +533,14 @@ func (inst *instance) reset() {
 	inst.out = inst.out[:0]
 	inst.fail = ""
 	inst.file = ""
+	inst.flush = nil
+	inst.timer = nil
+	inst.emitted = 0
 	inst.stderr.reset()
 }
 
 // send copies data into the plugin's buffer and calls fn(len(data)).
-func (inst *instance) send(ctx context.Context, fn api.Function, data []byte) error {
+func (inst *instance) send(ctx context.Context, fn export, data []byte) error {
 	n := uint32(len(data))
 	if n > inst.bufCap || inst.bufPtr == 0 {
 		inst.stack[0] = uint64(n)
@@ -405,7 +553,9 @@ func (inst *instance) send(ctx context.Context, fn api.Function, data []byte) er
 		}
 	}
 	if !inst.mem.Write(inst.bufPtr, data) {
-		return fmt.Errorf("plugin_buffer returned %d bytes at %#x, outside memory", n, inst.bufPtr)
+		ptr := inst.bufPtr
+		inst.bufPtr, inst.bufCap = 0, 0 // Ask again next time.
+		return fmt.Errorf("plugin_buffer returned %d bytes at %#x, outside memory", n, ptr)
 	}
 	inst.stack[0] = uint64(n)
 	return inst.status(ctx, fn)
@@ -413,31 +563,60 @@ func (inst *instance) send(ctx context.Context, fn api.Function, data []byte) er
 
 // status calls fn with the stack as set and turns a non-zero result into
 // the plugin's failure message.
-func (inst *instance) status(ctx context.Context, fn api.Function) error {
+func (inst *instance) status(ctx context.Context, fn export) error {
 	if err := inst.invoke(ctx, fn); err != nil {
 		return err
 	}
 	if code := int32(inst.stack[0]); code != 0 {
 		msg := inst.fail
 		if msg == "" {
-			msg = fmt.Sprintf("%s returned status %d", fn.Definition().Name(), code)
+			msg = fmt.Sprintf("%s returned status %d", fn.name, code)
 		}
 		return &Failure{Message: msg}
 	}
 	return nil
 }
 
-// invoke calls fn and wraps a trap with what the plugin printed.
-func (inst *instance) invoke(ctx context.Context, fn api.Function) error {
+// invoke calls fn under the call timeout and explains a call that did not
+// return: a limit, the memory budget, a failed write downstream, a trap.
+func (inst *instance) invoke(ctx context.Context, fn export) error {
 	inst.fail = ""
+	inst.abort = nil
+	inst.denied = false
 	start := time.Now()
-	err := fn.CallWithStack(ctx, inst.stack[:])
+	inst.timer.start()
+	err := fn.fn.CallWithStack(ctx, inst.stack[:])
+	timedOut := inst.timer.stop()
 	inst.p.stats.Calls.Add(1)
 	inst.p.stats.Nanos.Add(int64(time.Since(start)))
 	if err != nil {
-		return &Trap{Func: fn.Definition().Name(), Err: err, Output: inst.stderr.String()}
+		return inst.callError(fn.name, err, timedOut)
+	}
+	if timedOut {
+		// The call returned just as its time ran out; its context is
+		// cancelled, so no later call could run anyway.
+		return inst.callError(fn.name, err, true)
 	}
 	return nil
+}
+
+func (inst *instance) callError(name string, err error, timedOut bool) error {
+	switch {
+	case inst.abort != nil:
+		var lim *LimitError
+		if errors.As(inst.abort, &lim) {
+			return &Trap{Func: name, Err: lim}
+		}
+		return inst.abort // The next plugin or the output failed.
+	case timedOut:
+		return &Trap{Func: name, Err: &LimitError{Key: "call_timeout",
+			Msg: fmt.Sprintf("did not return within %v", inst.p.spec.CallTimeout)}}
+	case inst.denied:
+		b := inst.p.budget
+		return fmt.Errorf("%s could not grow its memory: %w: %s of %s in use",
+			name, ErrMemoryBudget, SizeString(b.Used()), SizeString(b.Limit()))
+	}
+	return &Trap{Func: name, Err: err, Output: inst.stderr.String()}
 }
 
 // bind returns ctx carrying inst, for the host functions to find it; every
@@ -451,50 +630,126 @@ func instanceOf(ctx context.Context) *instance {
 	return inst
 }
 
+// read returns the guest bytes at ptr, len, or stops the call with a
+// trap naming the import.
+func read(mod api.Module, name string, ptr, n uint64) []byte {
+	mem := mod.Memory()
+	if mem == nil {
+		panic(fmt.Errorf("%s: the module has no memory", name))
+	}
+	b, ok := mem.Read(uint32(ptr), uint32(n))
+	if !ok {
+		panic(fmt.Errorf("%s: range %#x+%d is outside memory", name, uint32(ptr), uint32(n)))
+	}
+	return b
+}
+
 // hostModule defines the "host" imports of docs/ABI.md.
 func (p *Plugin) hostModule(ctx context.Context) error {
 	i32 := api.ValueTypeI32
 	_, err := p.rt.NewHostModuleBuilder("host").
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-			inst := instanceOf(ctx)
-			b, ok := mod.Memory().Read(uint32(stack[0]), uint32(stack[1]))
-			if !ok {
-				panic(fmt.Errorf("emit: range %#x+%d is outside memory", uint32(stack[0]), uint32(stack[1])))
+			b := read(mod, "emit", stack[0], stack[1])
+			if inst := instanceOf(ctx); inst != nil && !inst.loading {
+				inst.emit(b)
 			}
-			inst.out = append(inst.out, b...)
 		}), []api.ValueType{i32, i32}, nil).
 		Export("emit").
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-			inst := instanceOf(ctx)
-			b, ok := mod.Memory().Read(uint32(stack[1]), uint32(stack[2]))
-			if !ok {
-				panic(fmt.Errorf("log: range %#x+%d is outside memory", uint32(stack[1]), uint32(stack[2])))
-			}
-			level := slog.Level(int32(stack[0]))
-			attrs := []any{}
-			if inst != nil && inst.file != "" {
-				attrs = append(attrs, "file", inst.file)
-			}
-			p.logger.Log(ctx, level, string(b), attrs...)
+			b := read(mod, "log", stack[1], stack[2])
+			p.log(ctx, instanceOf(ctx), slog.Level(int32(stack[0])), b)
 		}), []api.ValueType{i32, i32, i32}, nil).
 		Export("log").
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-			inst := instanceOf(ctx)
-			b, ok := mod.Memory().Read(uint32(stack[0]), uint32(stack[1]))
-			if !ok {
-				panic(fmt.Errorf("fail: range %#x+%d is outside memory", uint32(stack[0]), uint32(stack[1])))
-			}
+			b := read(mod, "fail", stack[0], stack[1])
 			if len(b) > maxFailMessage {
 				b = b[:maxFailMessage]
 			}
-			inst.fail = string(b)
+			if inst := instanceOf(ctx); inst != nil {
+				inst.fail = Escape(string(b))
+			}
 		}), []api.ValueType{i32, i32}, nil).
 		Export("fail").
 		Instantiate(ctx)
 	return err
+}
+
+// emit takes b from the emit import: it is held until the call returns,
+// or passed on at once when the call has emitted flushAt bytes, so a call
+// that emits without end holds little memory and fails at max_output.
+func (inst *instance) emit(b []byte) {
+	if max := inst.p.spec.MaxOutput; max > 0 && inst.emitted+uint64(len(inst.out))+uint64(len(b)) > max {
+		inst.stop(&LimitError{Key: "max_output",
+			Msg: fmt.Sprintf("emitted more than %s for one file", SizeString(max))})
+	}
+	if inst.flush != nil && len(inst.out)+len(b) >= flushAt {
+		if err := inst.flushOut(); err != nil {
+			inst.stop(err)
+		}
+		// One large emit is passed on in pieces straight from the plugin's
+		// memory, never copied whole into the host's.
+		for len(b) >= flushAt {
+			inst.emitted += flushAt
+			if err := inst.flush(b[:flushAt]); err != nil {
+				inst.stop(err)
+			}
+			b = b[flushAt:]
+		}
+	}
+	inst.out = append(inst.out, b...)
+}
+
+// flushOut passes the held output on.
+func (inst *instance) flushOut() error {
+	out := inst.out
+	inst.out = inst.out[:0]
+	if len(out) == 0 || inst.flush == nil {
+		return nil
+	}
+	inst.emitted += uint64(len(out))
+	return inst.flush(out)
+}
+
+// stop ends the call in progress from a host function with err.
+func (inst *instance) stop(err error) {
+	inst.abort = err
+	panic(err)
+}
+
+// log writes a plugin's log message, within its rate and size limits and
+// with control characters escaped.
+func (p *Plugin) log(ctx context.Context, inst *instance, level slog.Level, b []byte) {
+	if !p.logger.Enabled(ctx, level) {
+		return
+	}
+	ok, dropped := p.logLim.allow()
+	if !ok {
+		p.stats.LogDropped.Add(1)
+		return
+	}
+	var attrs []any
+	if inst != nil && inst.file != "" {
+		attrs = append(attrs, "file", Escape(inst.file))
+	}
+	if dropped > 0 {
+		p.noteDropped(ctx, dropped, attrs)
+	}
+	msg := b
+	if max := p.spec.MaxLogMessage; max > 0 && len(msg) > max {
+		msg = msg[:max]
+	}
+	text := Escape(string(msg))
+	if len(msg) < len(b) {
+		text += fmt.Sprintf(" [%d more bytes cut: max_log_message]", len(b)-len(msg))
+	}
+	p.logger.Log(ctx, level, text, attrs...)
+}
+
+func (p *Plugin) noteDropped(ctx context.Context, n int64, attrs []any) {
+	p.logger.Log(ctx, slog.LevelWarn, fmt.Sprintf("%d log lines dropped (log_rate: %d a second)", n, p.spec.LogRate), attrs...)
 }
 
 const maxFailMessage = 4 << 10
@@ -505,15 +760,21 @@ type Failure struct{ Message string }
 func (f *Failure) Error() string { return f.Message }
 
 // Trap is a plugin call that did not return: a Wasm trap, an exit, a
-// timeout. The instance is discarded.
+// timeout, a limit. The instance is discarded.
 type Trap struct {
-	Func   string
+	Func   string // the export called, e.g. plugin_chunk
 	Err    error
 	Output string // what the plugin printed last, often a Go panic
 }
 
 func (t *Trap) Error() string {
-	msg := fmt.Sprintf("%s trapped: %v", t.Func, t.Err)
+	var msg string
+	var lim *LimitError
+	if errors.As(t.Err, &lim) {
+		msg = fmt.Sprintf("%s stopped: %v", t.Func, t.Err)
+	} else {
+		msg = fmt.Sprintf("%s trapped: %s", t.Func, Escape(t.Err.Error()))
+	}
 	if t.Output != "" {
 		msg += "; plugin output: " + t.Output
 	}
@@ -533,6 +794,10 @@ const tailSize = 2 << 10
 func (t *tail) Write(b []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if len(b) >= tailSize {
+		t.buf = append(t.buf[:0], b[len(b)-tailSize:]...)
+		return len(b), nil
+	}
 	t.buf = append(t.buf, b...)
 	if len(t.buf) > tailSize {
 		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
@@ -540,10 +805,12 @@ func (t *tail) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// String is the tail with control characters escaped: it ends up in error
+// messages shown on a terminal.
 func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return string(trimSpace(t.buf))
+	return Escape(string(trimSpace(t.buf)))
 }
 
 func (t *tail) suffix() string {
@@ -567,3 +834,19 @@ func trimSpace(b []byte) []byte {
 }
 
 var _ io.Writer = (*tail)(nil)
+
+// SizeString writes n bytes in the units of the config file.
+func SizeString(n uint64) string {
+	for _, u := range []struct {
+		unit  string
+		shift uint
+	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d%s", n>>u.shift, u.unit)
+		}
+	}
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -47,6 +47,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/files/{id}/original", s.handleOriginal)
 	mux.HandleFunc("GET /api/files/{id}/report", s.handleReport)
 	mux.HandleFunc("POST /api/files/{id}/retry", s.handleRetry)
+	mux.HandleFunc("POST /api/reload", s.handleReload)
 	mux.HandleFunc("POST /api/files/{id}/delete", s.handleDelete)
 	mux.HandleFunc("GET /api/ignored", s.handleIgnored)
 	mux.HandleFunc("GET /api/plugins", s.handlePlugins)
@@ -62,18 +63,19 @@ func (s *Server) routes() http.Handler {
 
 // status is the head of the dashboard: what /api/status returns.
 type status struct {
-	Version   string         `json:"version"`
-	Started   time.Time      `json:"started"`
-	Now       time.Time      `json:"now"`
-	Uptime    float64        `json:"uptime_s"`
-	Ready     bool           `json:"ready"`
-	NotReady  string         `json:"not_ready,omitempty"`
-	Seq       uint64         `json:"seq"`
-	Totals    tracker.Totals `json:"totals"`
-	Last      *tracker.File  `json:"last"`
-	Pipelines []pipelineRow  `json:"pipelines"`
-	Folders   []string       `json:"folders"` // watched folders, uploads go to one
-	MaxUpload int64          `json:"max_upload"`
+	Version   string            `json:"version"`
+	Started   time.Time         `json:"started"`
+	Now       time.Time         `json:"now"`
+	Uptime    float64           `json:"uptime_s"`
+	Ready     bool              `json:"ready"`
+	NotReady  string            `json:"not_ready,omitempty"`
+	Seq       uint64            `json:"seq"`
+	Totals    tracker.Totals    `json:"totals"`
+	Last      *tracker.File     `json:"last"`
+	Pipelines []pipelineRow     `json:"pipelines"`
+	Folders   []string          `json:"folders"` // watched folders, uploads go to one
+	MaxUpload int64             `json:"max_upload"`
+	Config    host.ReloadStatus `json:"config"` // the configuration generation and the last reload
 	// CSRF is the token a browser's POSTs carry in X-CSRF-Token. It is
 	// new each time the server starts.
 	CSRF string `json:"csrf"`
@@ -151,6 +153,8 @@ type view struct {
 	Points     throughput     `json:"points"` // the last few seconds
 	Ignored    []host.Ignored `json:"ignored"`
 	IgnoredAll int            `json:"ignored_total"`
+	// Config is the configuration generation in use and the last reload.
+	Config host.ReloadStatus `json:"config"`
 }
 
 // dashboard is everything the page shows: what it is rendered from and
@@ -178,6 +182,7 @@ func (s *Server) view() view {
 		Points:    toThroughput(s.tracker.Throughput(tickPoints)),
 	}
 	v.Ready, v.NotReady = s.ready()
+	v.Config = s.b.ReloadStatus()
 	ig := s.b.Ignored()
 	v.IgnoredAll = len(ig)
 	v.Ignored = ig[:min(len(ig), ignoredShown)]
@@ -224,6 +229,7 @@ func (s *Server) status() status {
 		Version: s.opts.Version, Started: s.b.Started(), Now: v.Now, Uptime: v.Uptime,
 		Ready: v.Ready, NotReady: v.NotReady, Seq: v.Seq, Totals: v.Totals, Last: v.Last,
 		Pipelines: v.Pipelines, Folders: nonNil(s.b.Folders()), MaxUpload: s.opts.MaxUpload, CSRF: s.csrf,
+		Config: v.Config,
 	}
 }
 
@@ -571,6 +577,34 @@ func (s *Server) handleRetry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "retried": true})
+}
+
+// handleReload reloads the configuration (the dashboard's Reload button,
+// or a script), answering once the reload has taken effect or failed.
+func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
+	if err := s.mutating(r, w); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	err := s.b.Reload(r.Context())
+	st := s.b.ReloadStatus()
+	s.logger.Info("reload requested from the dashboard", "ok", err == nil)
+	if wantsHTML(r) {
+		if err != nil && !errors.Is(err, host.ErrReloadBusy) {
+			s.fail(w, r, errorf(kindInvalid, "reload failed; the running configuration stays: %s", err))
+			return
+		}
+		http.Redirect(w, r, "/#config", http.StatusSeeOther)
+		return
+	}
+	switch {
+	case errors.Is(err, host.ErrReloadBusy):
+		writeJSON(w, http.StatusConflict, map[string]any{"error": err.Error(), "code": "busy", "config": st})
+	case err != nil:
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": err.Error(), "code": "invalid_config", "config": st})
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"reloaded": true, "config": st})
+	}
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {

@@ -38,6 +38,10 @@ type fakeBackend struct {
 	deleted []uint64
 	ignored []host.Ignored
 	folders []string // extra watched folders, each with unprocessed/
+	// reload is what Reload returns; reloads counts the calls.
+	reload  error
+	reloads int
+	status  host.ReloadStatus
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -120,6 +124,34 @@ func (b *fakeBackend) Deposit(folder, name string, r io.Reader, limit int64) (st
 	}
 }
 func (b *fakeBackend) Started() time.Time { return b.started }
+
+func (b *fakeBackend) Reload(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reloads++
+	if b.status.Generation == 0 {
+		b.status.Generation = 1
+	}
+	b.status.LastAt, b.status.LastOK = time.Now(), b.reload == nil
+	if b.reload != nil {
+		b.status.LastError = b.reload.Error()
+		b.status.Failed++
+		return b.reload
+	}
+	b.status.Generation++
+	b.status.Reloads++
+	b.status.LastError = ""
+	return nil
+}
+
+func (b *fakeBackend) ReloadStatus() host.ReloadStatus {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.status.Generation == 0 {
+		b.status.Generation = 1
+	}
+	return b.status
+}
 func (b *fakeBackend) setReady(err error) { b.mu.Lock(); b.ready = err; b.mu.Unlock() }
 func (b *fakeBackend) Ready() error       { b.mu.Lock(); defer b.mu.Unlock(); return b.ready }
 func (b *fakeBackend) retries() []uint64 {

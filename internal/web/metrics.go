@@ -158,6 +158,9 @@ var (
 	descReady      = prometheus.NewDesc("filehost_ready", "1 when watchers run and plugins are loaded, else 0.", nil, nil)
 	descBuild      = prometheus.NewDesc("filehost_build_info", "The host's version, as a label; always 1.", []string{"version"}, nil)
 	descStarted    = prometheus.NewDesc("filehost_start_time_seconds", "When the host started, in Unix seconds.", nil, nil)
+	descGeneration = prometheus.NewDesc("filehost_config_generation", "The configuration generation in use: 1 at start, one more per reload that took effect.", nil, nil)
+	descReloads    = prometheus.NewDesc("filehost_config_reloads_total", "Reloads of the configuration that took effect.", nil, nil)
+	descReloadFail = prometheus.NewDesc("filehost_config_reload_failures_total", "Reloads that failed and changed nothing.", nil, nil)
 
 	plugin            = []string{"plugin"}
 	descPluginInfo    = prometheus.NewDesc("filehost_plugin_info", "A loaded plugin and the SHA-256 of its .wasm file; always 1.", []string{"plugin", "sha256"}, nil)
@@ -174,6 +177,7 @@ var (
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descQueue, descProcessing, descRetries, descReady, descBuild, descStarted,
+		descGeneration, descReloads, descReloadFail,
 		descPluginInfo, descPluginLoad, descPluginFiles, descPluginErrors, descPluginIn, descPluginOut,
 		descPluginCalls, descPluginCallSec, descInstances, descRecycled} {
 		ch <- d
@@ -198,6 +202,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descReady, ready)
 	gauge(descBuild, 1, s.opts.Version)
+	rs := s.b.ReloadStatus()
+	gauge(descGeneration, float64(rs.Generation))
+	counter(descReloads, float64(rs.Reloads))
+	counter(descReloadFail, float64(rs.Failed))
 	gauge(descStarted, float64(s.b.Started().UnixNano())/1e9)
 	for _, p := range s.b.Plugins() {
 		name := p.Name()

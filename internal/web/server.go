@@ -46,6 +46,11 @@ type Backend interface {
 	Ignored() []host.Ignored          // what the watchers skip in unprocessed/, and why
 	Ready() error                     // nil when the watchers run and plugins are loaded; else why not
 	Started() time.Time
+	// Reload reads the config and plugins again and switches to them if
+	// they are all valid; on error nothing changes (host.ErrReloadBusy
+	// while one runs).
+	Reload(ctx context.Context) error
+	ReloadStatus() host.ReloadStatus // the generation in use and the last reload's outcome
 }
 
 var _ Backend = (*host.Service)(nil)

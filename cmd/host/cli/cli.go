@@ -35,7 +35,7 @@ const (
 // variable named in its help.
 type CLI struct {
 	Config    string           `help:"Config file; relative paths in it are relative to its folder." default:"config.toml" type:"path" env:"HOST_CONFIG"`
-	Input     string           `help:"Process this one file, then exit: through the folder protocol, or to --output. '-' reads standard input (needs --output)." short:"i" placeholder:"FILE" env:"HOST_INPUT" xor:"mode"`
+	Input     string           `help:"Process this one file, then exit. A file in a watched unprocessed/ goes through the folder protocol; any other file is left where it is and its result goes to processed/ (or --output). '-' reads standard input (needs --output)." short:"i" placeholder:"FILE" env:"HOST_INPUT" xor:"mode"`
 	Output    string           `help:"With --input: write the result to this file, into this folder (a path ending in '/', or an existing folder), or to stdout ('-'); the input stays where it is." short:"o" placeholder:"PATH" env:"HOST_OUTPUT"`
 	Pipeline  string           `help:"With --input: use this pipeline instead of choosing one by the file's name and content." short:"p" placeholder:"NAME" env:"HOST_PIPELINE"`
 	Watch     bool             `help:"Watch the configured folders and process every file dropped into them, until interrupted." short:"w" env:"HOST_WATCH" xor:"mode"`

@@ -144,10 +144,27 @@
     renderQueue(v);
     renderFailed(v);
     renderRecent(v.recent);
+    renderConfig(v.config);
     renderPipelines(v.pipelines);
     renderPlugins(v.plugins);
     renderIgnored(v);
     renderChart();
+  }
+
+  function renderConfig(c) {
+    if (!c) return;
+    $('config-gen').textContent = c.generation;
+    const loaded = $('config-loaded');
+    loaded.dateTime = c.loaded_at;
+    loaded.textContent = clock(c.loaded_at);
+    $('config-last').textContent = c.last_reload_at ? `${clock(c.last_reload_at)} ${c.last_reload_ok ? 'ok' : 'failed'}` : 'none yet';
+    $('config-failed').textContent = c.failed_reloads;
+    $('config-reloads').textContent = c.reloads;
+    $('config-error').hidden = !c.last_reload_error;
+    $('config-error-text').textContent = c.last_reload_error || '';
+    const restart = c.needs_restart || [];
+    $('config-restart').hidden = !restart.length;
+    $('config-restart-keys').textContent = restart.join(', ');
   }
 
   function renderCounts(v) {
@@ -489,6 +506,21 @@
     }).catch(() => { button.disabled = false; });
   }
 
+  // reload asks the host to reload its configuration; the outcome shows in
+  // the Configuration panel with the next view, and an error at once.
+  function reload(form) {
+    const button = form.querySelector('button');
+    button.disabled = true;
+    button.textContent = 'Reloading…';
+    post(form.action).then((err) => {
+      form.querySelector('.action-error')?.remove();
+      if (err) form.append(el('span', { class: 'bad small action-error' }, ` ${err}`));
+    }).finally(() => {
+      button.disabled = false;
+      button.textContent = 'Reload';
+    });
+  }
+
   function del(link) {
     const row = link.closest('tr');
     const name = row.querySelector('td.name')?.textContent || 'this file';
@@ -592,6 +624,9 @@
     } else if (form.classList.contains('retry')) {
       e.preventDefault();
       retry(form);
+    } else if (form.id === 'reload-form') {
+      e.preventDefault();
+      reload(form);
     } else if (form.id === 'search') {
       e.preventDefault();
       runBrowse(browseQuery(form, 0));

@@ -1,0 +1,3 @@
+;; Imports a host function that does not exist.
+;; @spawn
+(import "host" "spawn" (func $spawn (param i32 i32)))

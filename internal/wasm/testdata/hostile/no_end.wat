@@ -1,0 +1,2 @@
+;; A module without plugin_end.
+;; @plugin_end

@@ -7,6 +7,7 @@ require (
 	github.com/alecthomas/kong v1.17.0
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/filehost/host/sdk v0.0.0
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/prometheus/client_golang v1.25.0
 	github.com/samyfodil/wazy v0.8.0
@@ -23,3 +24,7 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+// The plugin SDK is its own module (sdk/go.mod), so plugin authors need
+// only it; the host builds against the copy in this repository.
+replace github.com/filehost/host/sdk => ./sdk

@@ -49,6 +49,16 @@ var buf []byte
 //go:wasmexport plugin_abi_version
 func abiVersion() int32 { return ABIVersion }
 
+// meta returns the document registered with Describe, or null for none.
+//
+//go:wasmexport plugin_meta
+func meta() unsafe.Pointer {
+	if len(p.meta) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&p.meta[0])
+}
+
 //go:wasmexport plugin_buffer
 func buffer(size uint32) unsafe.Pointer {
 	if uint32(cap(buf)) < size {

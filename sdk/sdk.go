@@ -148,6 +148,7 @@ type plugin struct {
 	handler   Stream
 	configure func(Config) error
 	config    Config
+	meta      []byte // the metadata document and its NUL, from Describe
 
 	out      []byte // output batched for one host emit
 	lastTerm []byte // terminator of the last terminated input line

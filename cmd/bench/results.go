@@ -63,7 +63,7 @@ func newResults(o *options, tmp string) *Results {
 			"host": o.host, "plugins": o.plugins, "chain": o.chain,
 			"files": o.files, "coreutils_files": o.shFiles, "file_size": o.fileSize, "large": o.large,
 			"paced_files": o.paced, "paced_rate": o.rate, "reps": o.reps,
-			"workers": o.workers, "settle": o.settle.String(), "quick": o.quick,
+			"workers": o.workers, "settle": o.settle.String(), "quick": o.quick, "langs_size": o.langsSize,
 		},
 		Figures: map[string]float64{},
 		Ratios:  map[string]float64{},
@@ -97,6 +97,7 @@ func (r *Results) finish() {
 			}
 		}
 	}
+	r.langsRatios()
 	r.Targets = nil
 	for _, t := range targets {
 		if v, ok := t.value(r); ok {
@@ -198,6 +199,7 @@ func (r *Results) table(w io.Writer) {
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	tw.Flush()
+	r.langsTable(w)
 	if len(r.Skipped) > 0 {
 		fmt.Fprintln(w)
 		keys := sortedKeys(r.Skipped)

@@ -33,26 +33,32 @@ type options struct {
 	shFiles  int   // small files per coreutils run, which is slow
 	fileSize int64 // bytes per small file
 	large    int64 // bytes of the large file
-	paced    int   // files dropped one by one at rate, for latency at rest; 0 skips
-	rate     float64
-	reps     int
-	workers  int // host workers; the baselines handle inFlight() files at once
-	settle   time.Duration
-	startup  int // plugin entries loaded by the start-up figure
-	timeout  time.Duration
-	phases   map[string]bool
-	jsonOut  string
-	tmp      string
-	keep     bool
-	quick    bool
-	progress io.Writer
+	// langsSize is the input of each plugin in the langs phase (langs.go).
+	langsSize int64
+	// langsLoads is how many copies of a plugin are loaded, each with its
+	// own engine (so each compiles, as distinct plugins do), for one
+	// memory figure: more copies average out the Go heap's noise.
+	langsLoads int
+	paced      int // files dropped one by one at rate, for latency at rest; 0 skips
+	rate       float64
+	reps       int
+	workers    int // host workers; the baselines handle inFlight() files at once
+	settle     time.Duration
+	startup    int // plugin entries loaded by the start-up figure
+	timeout    time.Duration
+	phases     map[string]bool
+	jsonOut    string
+	tmp        string
+	keep       bool
+	quick      bool
+	progress   io.Writer
 	// ctimeOnly takes every processed time from the file's ctime, to
 	// cross-check the host's log and the native mover's own stamps.
 	ctimeOnly bool
 }
 
 // phases, in the order they run.
-var allPhases = []string{"startup", "small", "paced", "large"}
+var allPhases = []string{"startup", "small", "paced", "large", "langs"}
 
 // inFlightPerWorker is host.InFlightPerWorker: the host's watch mode
 // carries this many files at once per worker (claims, fsyncs and renames
@@ -63,7 +69,7 @@ const inFlightPerWorker = 4
 func (o *options) inFlight() int { return inFlightPerWorker * o.workers }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	o := &options{fileSize: 4 << 10, large: 1 << 30, progress: stderr}
+	o := &options{fileSize: 4 << 10, large: 1 << 30, langsSize: 32 << 20, progress: stderr}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -77,6 +83,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.shFiles, "coreutils-files", 1000, "small files per coreutils run (at a few dozen files/s, 10,000 would take minutes per run); 0 means -files")
 	fs.Var((*sizeFlag)(&o.fileSize), "file-size", "size of each small file (bytes, or with KiB, MiB, GiB)")
 	fs.Var((*sizeFlag)(&o.large), "large", "size of the large file (bytes, or with KiB, MiB, GiB)")
+	fs.Var((*sizeFlag)(&o.langsSize), "langs-size", "input of each plugin in the langs phase, C against Go builds (bytes, or with KiB, MiB, GiB)")
+	fs.IntVar(&o.langsLoads, "langs-loads", 8, "copies of each plugin loaded at once for its memory figure in the langs phase")
 	fs.IntVar(&o.paced, "paced", 100, "files dropped one at a time at -rate, for latency on an idle host; 0 skips")
 	fs.Float64Var(&o.rate, "rate", 10, "drops per second in the paced run: below every system's capacity, so nothing queues")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of each measurement; figures are medians")
@@ -103,11 +111,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		defaults := map[string]func(){
-			"files": func() { o.files = 200 },
-			"large": func() { o.large = 8 << 20 },
-			"paced": func() { o.paced = 20 },
-			"rate":  func() { o.rate = 200 },
-			"reps":  func() { o.reps = 1 },
+			"files":      func() { o.files = 200 },
+			"large":      func() { o.large = 8 << 20 },
+			"langs-size": func() { o.langsSize = 2 << 20 },
+			"paced":      func() { o.paced = 20 },
+			"rate":       func() { o.rate = 200 },
+			"reps":       func() { o.reps = 1 },
 		}
 		for name, apply := range defaults {
 			if !set[name] {
@@ -131,10 +140,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	switch {
 	case len(o.chain) == 0:
 		return nil, errors.New("-chain: no plugins")
-	case o.files < 1, o.reps < 1, o.workers < 1, o.startup < 1:
-		return nil, errors.New("-files, -reps, -workers and -startup-plugins must be at least 1")
-	case o.fileSize < 1, o.large < 1:
-		return nil, errors.New("-file-size and -large must be at least 1 byte")
+	case o.files < 1, o.reps < 1, o.workers < 1, o.startup < 1, o.langsLoads < 1:
+		return nil, errors.New("-files, -reps, -workers, -startup-plugins and -langs-loads must be at least 1")
+	case o.fileSize < 1, o.large < 1, o.langsSize < 1:
+		return nil, errors.New("-file-size, -large and -langs-size must be at least 1 byte")
 	case o.paced < 0, o.paced > 0 && o.rate <= 0:
 		return nil, errors.New("-paced must not be negative, and -rate must be positive")
 	}
@@ -215,6 +224,7 @@ func (b *bench) all(ctx context.Context) error {
 		"small":   b.smallPhase,
 		"paced":   b.pacedPhase,
 		"large":   b.largePhase,
+		"langs":   b.langsPhase,
 	}
 	for _, p := range allPhases {
 		if !b.o.phases[p] {

@@ -162,6 +162,7 @@ type Plugin struct {
 
 	rt       wazy.Runtime
 	compiled wazy.CompiledModule
+	meta     *Meta // from plugin_meta, read once at load (meta.go)
 
 	mu     sync.Mutex
 	idle   []*instance
@@ -240,6 +241,10 @@ func (p *Plugin) init(ctx context.Context, bin []byte) error {
 	inst, err := p.newInstance(ctx)
 	if err != nil {
 		p.live--
+		return err
+	}
+	if p.meta, err = readMeta(inst.bind(ctx), inst); err != nil {
+		p.release(inst, true)
 		return err
 	}
 	p.release(inst, false)

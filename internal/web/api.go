@@ -14,6 +14,7 @@ import (
 
 	"github.com/filehost/host/host"
 	"github.com/filehost/host/internal/tracker"
+	"github.com/filehost/host/internal/wasm"
 )
 
 // How many records of each list the page shows; the files browser and
@@ -105,6 +106,8 @@ type pluginRow struct {
 	Path     string        `json:"path,omitempty"`
 	SHA256   string        `json:"sha256,omitempty"`
 	LoadTime time.Duration `json:"load_time_ns"`
+	// What the plugin declares about itself (docs/ABI.md, "Metadata").
+	Meta *wasm.Meta `json:"meta,omitempty"`
 	// From finished files, as the tracker saw them.
 	Files    int64         `json:"files"`
 	Errors   int64         `json:"errors"`
@@ -245,7 +248,7 @@ func (s *Server) pluginRows(figures []tracker.PluginFigures) []pluginRow {
 		st := p.Stats()
 		live, idle := p.Instances()
 		rows[p.Name()] = &pluginRow{
-			Name: p.Name(), Loaded: true, Path: p.Path(), SHA256: p.SHA256(), LoadTime: p.LoadTime(),
+			Name: p.Name(), Loaded: true, Path: p.Path(), SHA256: p.SHA256(), LoadTime: p.LoadTime(), Meta: p.Meta(),
 			Calls: st.Calls.Load(), CallTime: time.Duration(st.Nanos.Load()),
 			Live: live, Idle: idle, Recycled: st.Recycled.Load(),
 		}

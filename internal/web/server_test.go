@@ -193,6 +193,17 @@ func TestPlugins(t *testing.T) {
 	if p.Files != 2 || p.Errors != 1 || p.BytesIn != 9 || p.P50 <= 0 || p.P95 < p.P50 {
 		t.Errorf("figures = %+v", p)
 	}
+	// The plugin's own metadata (plugin_meta), in the API and on the page.
+	if p.Meta == nil || p.Meta.Name != "upper" || p.Meta.Version != "1.0.0" || p.Meta.Description == "" {
+		t.Errorf("meta = %+v", p.Meta)
+	}
+	page := ts.do(t, "GET", "/", "")
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if !strings.Contains(string(body), `>upper <span class="muted">1.0.0</span></td>`) ||
+		!strings.Contains(string(body), ": "+p.Meta.Description+`">upper`) {
+		t.Errorf("the dashboard does not show the plugin's version and description")
+	}
 }
 
 func TestThroughput(t *testing.T) {

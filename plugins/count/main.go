@@ -37,6 +37,15 @@ const defaultPrefix = "# "
 var cfg = settings{prefix: defaultPrefix}
 
 func init() {
+	sdk.Describe(sdk.Meta{
+		Name:        "count",
+		Version:     "1.0.0",
+		Description: "Passes a file through and appends a summary line of its lines, words and bytes, like wc.",
+		Settings: []sdk.Setting{
+			{Name: "only_summary", Type: "bool", Default: `false`, Description: "write only the summary line"},
+			{Name: "prefix", Type: "string", Default: `"# "`, Description: "text before the summary"},
+		},
+	})
 	sdk.Configure(func(c sdk.Config) error {
 		if err := c.Only("only_summary", "prefix"); err != nil {
 			return err

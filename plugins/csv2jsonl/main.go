@@ -63,6 +63,15 @@ type converter struct {
 var c = &converter{comma: ','}
 
 func init() {
+	sdk.Describe(sdk.Meta{
+		Name:        "csv2jsonl",
+		Version:     "1.0.0",
+		Description: "Converts CSV with a header row to JSON Lines, one object per record.",
+		Settings: []sdk.Setting{
+			{Name: "delimiter", Type: "string", Default: `","`, Description: "the field separator, one character"},
+			{Name: "trim_space", Type: "bool", Default: `false`, Description: "remove leading and trailing whitespace from names and values"},
+		},
+	})
 	sdk.Configure(func(cfg sdk.Config) error {
 		if err := cfg.Only("delimiter", "trim_space"); err != nil {
 			return err

@@ -58,6 +58,15 @@ var d = &dedupe{
 }
 
 func init() {
+	sdk.Describe(sdk.Meta{
+		Name:        "dedupe",
+		Version:     "1.0.0",
+		Description: "Drops repeated lines, keeping the first occurrence of each.",
+		Settings: []sdk.Setting{
+			{Name: "adjacent", Type: "bool", Default: `false`, Description: "drop a line only if it repeats the line just before it, like uniq"},
+			{Name: "max_entries", Type: "integer", Default: `1000000`, Description: "most distinct lines remembered per file (unused in adjacent mode)"},
+		},
+	})
 	sdk.Configure(func(c sdk.Config) error {
 		if err := c.Only("adjacent", "max_entries"); err != nil {
 			return err

@@ -23,6 +23,16 @@ var (
 )
 
 func init() {
+	sdk.Describe(sdk.Meta{
+		Name:        "grep",
+		Version:     "1.0.0",
+		Description: "Keeps only the lines that match a regular expression (Go RE2 syntax).",
+		Settings: []sdk.Setting{
+			{Name: "pattern", Type: "string", Description: "the regular expression (required)"},
+			{Name: "invert", Type: "bool", Default: "false", Description: "drop the matching lines instead, like grep -v"},
+			{Name: "ignore_case", Type: "bool", Default: "false", Description: "match without regard to case"},
+		},
+	})
 	sdk.Configure(func(c sdk.Config) error {
 		if err := c.Only("pattern", "invert", "ignore_case"); err != nil {
 			return err

@@ -14,6 +14,11 @@ import (
 )
 
 func init() {
+	sdk.Describe(sdk.Meta{
+		Name:        "lower",
+		Version:     "1.0.0",
+		Description: "Lower-cases every line by Unicode rules; bytes that are not UTF-8 pass through.",
+	})
 	// No settings: any key given is an error.
 	sdk.Configure(func(c sdk.Config) error { return c.Only() })
 	sdk.Map(lower)

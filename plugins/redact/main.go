@@ -85,6 +85,16 @@ var (
 )
 
 func init() {
+	sdk.Describe(sdk.Meta{
+		Name:        "redact",
+		Version:     "1.0.0",
+		Description: "Masks e-mail addresses, IP addresses and payment card numbers in every line.",
+		Settings: []sdk.Setting{
+			{Name: "mask", Type: "string", Default: ``, Description: "replace every match with this text instead of the per-kind labels"},
+			{Name: "kinds", Type: "array of strings", Default: `["email", "ipv4", "ipv6", "card"]`, Description: "which kinds to mask"},
+			{Name: "patterns", Type: "array of strings", Default: `[]`, Description: "extra regular expressions (Go RE2 syntax) whose matches are masked"},
+		},
+	})
 	sdk.Configure(configure)
 	sdk.Map(redact)
 }

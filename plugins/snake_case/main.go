@@ -25,6 +25,11 @@ import (
 )
 
 func init() {
+	sdk.Describe(sdk.Meta{
+		Name:        "snake_case",
+		Version:     "1.0.0",
+		Description: "Converts every line to snake_case: words lower-cased and joined with single underscores.",
+	})
 	// No settings: any key given is an error.
 	sdk.Configure(func(c sdk.Config) error { return c.Only() })
 	sdk.Map(snake)

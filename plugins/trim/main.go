@@ -18,6 +18,14 @@ import (
 var cutset string // characters to trim; "" means Unicode whitespace
 
 func init() {
+	sdk.Describe(sdk.Meta{
+		Name:        "trim",
+		Version:     "1.0.0",
+		Description: "Removes leading and trailing whitespace, or the given characters, from every line.",
+		Settings: []sdk.Setting{
+			{Name: "chars", Type: "string", Description: `trim these characters instead of Unicode whitespace, e.g. " \t."`},
+		},
+	})
 	sdk.Configure(func(c sdk.Config) error {
 		if err := c.Only("chars"); err != nil {
 			return err

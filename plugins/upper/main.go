@@ -12,6 +12,11 @@ import (
 )
 
 func init() {
+	sdk.Describe(sdk.Meta{
+		Name:        "upper",
+		Version:     "1.0.0",
+		Description: "Upper-cases every line by Unicode rules; bytes that are not UTF-8 pass through.",
+	})
 	var out []byte
 	sdk.Map(func(line []byte) []byte {
 		out = upper(out[:0], line)

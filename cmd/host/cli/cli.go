@@ -64,10 +64,13 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 			code = int(c)
 		}
 	}()
+	if len(args) > 0 && args[0] == "plugin" {
+		return pluginMain(args[1:], os.Stdin, stdout, stderr) // plugin.go
+	}
 	var cli CLI
 	parser, err := kong.New(&cli,
 		kong.Name("host"),
-		kong.Description("Run files through chains of WebAssembly plugins: one file with --input, or every file dropped into the watched folders with --watch. See README.md and docs/."),
+		kong.Description("Run files through chains of WebAssembly plugins: one file with --input, or every file dropped into the watched folders with --watch. See README.md and docs/. Tools for plugin authors: host plugin --help."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exitCode(c)) }),
 		kong.Vars{"version": "host " + host.VersionString()},
@@ -134,7 +137,7 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 	switch {
 	case cli.Check:
 		for _, p := range h.Plugins() {
-			fmt.Fprintf(stdout, "plugin %-12s %s sha256:%s loaded in %s\n", p.Name(), p.Path(), p.SHA256()[:16], p.LoadTime().Round(1e5))
+			fmt.Fprintf(stdout, "plugin %-12s %s sha256:%s loaded in %s%s\n", p.Name(), p.Path(), p.SHA256()[:16], p.LoadTime().Round(1e5), metaText(p.Meta()))
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d plugins, %d pipelines)\n", cfg.File, len(h.Plugins()), len(cfg.Pipeline))
 		return exitOK

@@ -256,7 +256,9 @@
 
   function renderPlugins(rows) {
     setRows('plugin-rows', rows.map((p) => el('tr', {},
-      el('td', { class: 'name', title: p.path }, p.name), td(p.files, 'num', label('files')), td(fmtBytes(p.bytes_in), 'num opt'),
+      el('td', { class: 'name', title: p.path + (p.meta && p.meta.description ? ': ' + p.meta.description : '') },
+        p.name, p.meta && p.meta.version ? ' ' : null, p.meta && p.meta.version ? el('span', { class: 'muted' }, p.meta.version) : null),
+      td(p.files, 'num', label('files')), td(fmtBytes(p.bytes_in), 'num opt'),
       td(fmtBytes(p.bytes_out), 'num opt'), td(p.errors, p.errors ? 'num bad' : 'num', label('errors')),
       td(fmtDur(ns(p.p50_ns)), 'num', label('p50')), td(fmtDur(ns(p.p95_ns)), 'num opt'),
       td(p.loaded ? `${p.instances_live - p.instances_idle} busy · ${p.instances_idle} idle` : '—', 'num opt'),

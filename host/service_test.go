@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/filehost/host/internal/clock"
 	"github.com/filehost/host/internal/tracker"
 )
@@ -601,8 +603,18 @@ func TestServiceWatchFolderRecreated(t *testing.T) {
 	// processed/ swapped for a symbolic link: not ready, and nothing is
 	// written through it.
 	elsewhere := t.TempDir()
-	os.Rename(filepath.Join(wd, "processed"), filepath.Join(dir, "moved"))
-	os.Symlink(elsewhere, filepath.Join(wd, "processed"))
+	// Swapped in one step: the host recreates a subfolder it finds missing.
+	link := filepath.Join(dir, "moved")
+	if err := os.Symlink(elsewhere, link); err != nil {
+		t.Fatal(err)
+	}
+	exchange := func() {
+		t.Helper()
+		if err := unix.Renameat2(unix.AT_FDCWD, link, unix.AT_FDCWD, filepath.Join(wd, "processed"), unix.RENAME_EXCHANGE); err != nil {
+			t.Skipf("cannot swap folders atomically here: %v", err)
+		}
+	}
+	exchange()
 	waitFor(t, "not ready", func() bool { return svc.Ready() != nil })
 	if err := svc.Ready(); !strings.Contains(err.Error(), "processed/") {
 		t.Errorf("Ready = %v, want it to name processed/", err)
@@ -612,8 +624,7 @@ func TestServiceWatchFolderRecreated(t *testing.T) {
 	if ents, _ := os.ReadDir(elsewhere); len(ents) != 0 {
 		t.Errorf("the link's target got %d files", len(ents))
 	}
-	os.Remove(filepath.Join(wd, "processed"))
-	os.Rename(filepath.Join(dir, "moved"), filepath.Join(wd, "processed"))
+	exchange() // the real folder back
 	waitFor(t, "ready again", func() bool { return svc.Ready() == nil })
 	waitFor(t, "the held file", func() bool { _, err := os.Stat(filepath.Join(wd, "processed", "held.txt")); return err == nil })
 }

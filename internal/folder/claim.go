@@ -33,7 +33,8 @@ type Claim struct {
 	done     bool
 	// err is why the claimed file cannot be read (permission): every
 	// attempt fails with it.
-	err error
+	err      error
+	released bool // the folder's hold on its handles is given back
 }
 
 // Err returns why the claimed file cannot be read, or nil.
@@ -50,11 +51,16 @@ var ErrSameFS = errors.New("unprocessed/ and underprocess/ must be on one filesy
 // file, locks it, and only then renames it into underprocess/ under a
 // free name, atomically. If the file is gone, the error wraps
 // fs.ErrNotExist; a non-regular file is refused (ErrNotRegular) and left.
-func (f *Folder) Claim(name string) (*Claim, error) {
-	d, err := f.current()
+func (f *Folder) Claim(name string) (c *Claim, err error) {
+	d, err := f.hold()
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if c == nil {
+			f.unhold()
+		}
+	}()
 	file, fi, err := openLocked(d.unprocessed.fd, name, filepath.Join(f.Dir, Unprocessed, name))
 	var openErr error
 	if errors.Is(err, fs.ErrPermission) {
@@ -83,14 +89,15 @@ func (f *Folder) Claim(name string) (*Claim, error) {
 			}
 			return nil, &fs.PathError{Op: "claim", Path: filepath.Join(f.Dir, Unprocessed, name), Err: err}
 		}
-		c := &Claim{f: f, d: d, file: file, Name: dst, Orig: name, Info: fi, id: idOf(dst, fi), err: openErr}
+		claim := &Claim{f: f, d: d, file: file, Name: dst, Orig: name, Info: fi, id: idOf(dst, fi), err: openErr}
 		if err := f.syncDir(d, &d.underprocess); err != nil {
 			// The claim may not be durable: give the file back rather
 			// than process it on an uncertain footing.
-			_, _ = c.Requeue()
+			claim.released = true // the deferred unhold gives the hold back
+			_, _ = claim.Requeue()
 			return nil, err
 		}
-		return c, nil
+		return claim, nil
 	}
 }
 
@@ -98,12 +105,13 @@ func (f *Folder) Claim(name string) (*Claim, error) {
 // a file elsewhere): it is read where it is and never moved, removed or
 // copied into failed/. Its result goes to processed/.
 func (f *Folder) ClaimExternal(path string) (*Claim, error) {
-	d, err := f.current()
+	d, err := f.hold()
 	if err != nil {
 		return nil, err
 	}
 	file, fi, err := openLocked(unix.AT_FDCWD, path, path)
 	if err != nil {
+		f.unhold()
 		return nil, err
 	}
 	name := filepath.Base(path)
@@ -206,6 +214,10 @@ func (c *Claim) Release() {
 	if c.file != nil {
 		c.file.Close()
 		c.file = nil
+	}
+	if !c.released {
+		c.released = true
+		c.f.unhold()
 	}
 }
 

@@ -58,6 +58,12 @@ type Folder struct {
 	d    *dirs   // replaced by Refresh; a claim keeps the dirs it was made with
 	old  []*dirs // replaced handles, closed by Close
 	lock *os.File
+	// claims counts the claims not yet released; with closing set, the
+	// last one to go closes the handles, which claims in flight still use
+	// (a host stopping while a file is stuck must not have its
+	// descriptors reused under that file's remaining steps).
+	claims  int
+	closing bool
 
 	// noReplace is set once this folder's filesystem refuses
 	// RENAME_NOREPLACE; only this folder then uses the fallback.
@@ -114,7 +120,8 @@ func Open(dir string, opts Options) (*Folder, error) {
 	return f, nil
 }
 
-// Close releases the folder's handles and its lock.
+// Close releases the folder's lock at once, and its handles once the
+// last claim in flight is released.
 func (f *Folder) Close() error {
 	f.Flush()
 	f.mu.Lock()
@@ -123,6 +130,15 @@ func (f *Folder) Close() error {
 		f.lock.Close()
 		f.lock = nil
 	}
+	f.closing = true
+	if f.claims == 0 {
+		f.closeDirs()
+	}
+	return nil
+}
+
+// closeDirs closes every handle. f.mu must be held.
+func (f *Folder) closeDirs() {
 	if f.d != nil {
 		f.d.close()
 		f.d = nil
@@ -131,7 +147,32 @@ func (f *Folder) Close() error {
 		d.close()
 	}
 	f.old = nil
-	return nil
+}
+
+// hold returns the folder's handles for a new claim, counted until the
+// claim is released.
+func (f *Folder) hold() (*dirs, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.d == nil || f.closing {
+		return nil, fmt.Errorf("watch folder %s: closed", f.Dir)
+	}
+	f.claims++
+	return f.d, nil
+}
+
+// unhold ends a claim's hold on the handles.
+func (f *Folder) unhold() {
+	f.mu.Lock()
+	f.claims--
+	last := f.claims == 0 && f.closing && f.d != nil
+	f.mu.Unlock()
+	if last {
+		f.Flush()
+		f.mu.Lock()
+		f.closeDirs()
+		f.mu.Unlock()
+	}
 }
 
 // Path returns the path of a subfolder (Unprocessed...) of the folder.

@@ -654,3 +654,35 @@ func TestVariant(t *testing.T) {
 		t.Errorf("failedName = %q ends like a report", got)
 	}
 }
+
+// Close keeps the handles a claim in flight uses until it is released, so
+// a host stopping past its grace period never has a stuck file's later
+// steps run on descriptors reused for something else.
+func TestCloseWaitsForClaims(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	c := claim(t, f, "late.txt", "late\n")
+	f.Close()
+	other := open(t, dir, Options{})
+	if err := other.Lock(); err != nil {
+		t.Errorf("the lock is not released at Close: %v", err)
+	}
+	if _, err := f.Claim("x"); err == nil {
+		t.Error("a closed folder took a new claim")
+	}
+	out, err := c.Commit("late.txt", copyTo(c))
+	if err != nil || read(t, out) != "late\n" {
+		t.Fatalf("Commit after Close: %v", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.d != nil {
+		t.Error("handles still open after the last claim was released")
+	}
+}

@@ -70,8 +70,8 @@ func BenchmarkCall(b *testing.B) {
 // SDK's line split (output is batched in the plugin, so no emit here).
 func BenchmarkChunkCall(b *testing.B) {
 	p := benchCat(b)
-	s := &stage{next: io.Discard, lim: DefaultLimits, stats: &StageStats{}}
-	if err := s.start(context.Background(), p, "bench.txt"); err != nil {
+	s := &stage{p: p, next: io.Discard, in: lines{lim: DefaultLimits}, stats: &StageStats{}}
+	if err := s.start(context.Background(), "bench.txt"); err != nil {
 		b.Fatal(err)
 	}
 	defer s.release()

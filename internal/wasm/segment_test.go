@@ -148,3 +148,19 @@ func TestStatelessWAT(t *testing.T) {
 		t.Fatalf("pass-through on 3 instances: %d bytes, %v; want the %d bytes of input", len(got), err, len(in))
 	}
 }
+
+// Load checks a plugin on a first instance and closes it: a loaded plugin
+// holds no instance until a file needs one, and then keeps the ones it
+// used, up to MaxIdle.
+func TestInstancesAreMadeForFiles(t *testing.T) {
+	upper := load(t, wasm.Spec{Name: "upper", Path: wasmtest.Plugin(t, "upper"), MaxIdle: 4})
+	if live, idle := upper.Instances(); live != 0 || idle != 0 {
+		t.Fatalf("after Load: %d live, %d idle instances; want none", live, idle)
+	}
+	if _, err := run(t, []*wasm.Plugin{upper}, "a\n", wasm.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if live, idle := upper.Instances(); live != 1 || idle != 1 {
+		t.Errorf("after one small file: %d live, %d idle instances; want 1, idle", live, idle)
+	}
+}

@@ -284,6 +284,7 @@ type stage struct {
 	in         lines // what is written, cut into chunks
 	stats      *StageStats
 	broken     bool
+	shared     bool // one of a segment's workers, which counts the file once
 }
 
 func (s *stage) setNext(w io.Writer) { s.next = w }
@@ -306,7 +307,10 @@ func (s *stage) start(ctx context.Context, name string) error {
 	inst.timer = newCallTimer(p.spec.CallTimeout, s.cancel)
 	inst.flush = s.forward
 	s.ctx = inst.bind(ctx)
-	p.stats.Files.Add(1)
+	if !s.shared {
+		p.stats.Files.Add(1)
+	}
+	p.stats.Begins.Add(1)
 	return s.call(func() error { return inst.send(s.ctx, inst.begin, []byte(name)) })
 }
 

@@ -175,6 +175,7 @@ type Plugin struct {
 // Stats are running totals for one plugin.
 type Stats struct {
 	Files      atomic.Int64 // files begun
+	Begins     atomic.Int64 // plugin_begin calls: more than Files when a stateless plugin ran a file on several instances
 	Errors     atomic.Int64 // files the plugin failed
 	BytesIn    atomic.Int64
 	BytesOut   atomic.Int64

@@ -35,6 +35,7 @@ type segment struct {
 	workers   int       // workers started; touched by the writing goroutine only
 	wg        sync.WaitGroup
 	collected chan struct{}
+	started   bool // the collector runs
 	stop      sync.Once
 
 	mu  sync.Mutex
@@ -75,6 +76,10 @@ func (s *segment) setNext(w io.Writer) { s.next = w }
 
 // start starts the collector; workers start with the first jobs.
 func (s *segment) start(context.Context, string) error {
+	for _, p := range s.plugins {
+		p.stats.Files.Add(1)
+	}
+	s.started = true
 	go s.collect()
 	return nil
 }
@@ -169,7 +174,9 @@ func (s *segment) shutdown() {
 		close(s.work)
 		s.wg.Wait()
 		close(s.order)
-		<-s.collected
+		if s.started {
+			<-s.collected
+		}
 	})
 }
 
@@ -186,7 +193,7 @@ func (s *segment) runWorker() {
 	defer s.wg.Done()
 	w := &worker{seg: s, stages: make([]*stage, len(s.plugins)), stats: make([]StageStats, len(s.plugins))}
 	for i, p := range s.plugins {
-		w.stages[i] = &stage{p: p, in: lines{lim: s.lim}, stats: &w.stats[i]}
+		w.stages[i] = &stage{p: p, in: lines{lim: s.lim}, stats: &w.stats[i], shared: true}
 	}
 	for i, st := range w.stages {
 		st.next = &link{w: w, from: i}

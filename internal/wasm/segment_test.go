@@ -74,9 +74,9 @@ func TestStatelessParallel(t *testing.T) {
 		if len(want) == 0 || strings.Contains(want, "WARN") || strings.Contains(want, "info") {
 			t.Fatalf("one-instance output is not trimmed, upper-cased and filtered: %.200q", want)
 		}
-		files := make([]int64, len(chain))
+		files, begins := make([]int64, len(chain)), make([]int64, len(chain))
 		for i, p := range chain {
-			files[i] = p.Stats().Files.Load()
+			files[i], begins[i] = p.Stats().Files.Load(), p.Stats().Begins.Load()
 		}
 		lim.Workers = 4
 		var out bytes.Buffer
@@ -88,7 +88,10 @@ func TestStatelessParallel(t *testing.T) {
 			t.Errorf("parallel output (%d bytes) differs from one instance's (%d bytes)", out.Len(), len(want))
 		}
 		for i, p := range chain {
-			begun := p.Stats().Files.Load() - files[i]
+			if n := p.Stats().Files.Load() - files[i]; n != 1 {
+				t.Errorf("%s counted %d files for one", p.Name(), n)
+			}
+			begun := p.Stats().Begins.Load() - begins[i]
 			if p.Stateless() && begun < 2 {
 				t.Errorf("%s ran on %d instance(s) for a file of %d chunks, want several", p.Name(), begun, len(in)/lim.ChunkSize)
 			}
@@ -162,5 +165,20 @@ func TestInstancesAreMadeForFiles(t *testing.T) {
 	}
 	if live, idle := upper.Instances(); live != 1 || idle != 1 {
 		t.Errorf("after one small file: %d live, %d idle instances; want 1, idle", live, idle)
+	}
+}
+
+// A chain whose later plugin cannot start (here: closed) fails at once,
+// with a segment before it that never began.
+func TestSegmentBeforeFailedStart(t *testing.T) {
+	upper := load(t, wasm.Spec{Name: "upper", Path: wasmtest.Plugin(t, "upper")})
+	dedupe := load(t, wasm.Spec{Name: "dedupe", Path: wasmtest.Plugin(t, "dedupe")})
+	if err := dedupe.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	in := strings.Repeat("some line of text\n", 20000)
+	_, err := run(t, []*wasm.Plugin{upper, dedupe}, in, wasm.Limits{Workers: 2})
+	if err == nil || !strings.Contains(err.Error(), "dedupe: closed") {
+		t.Errorf("error %v, want the closed plugin's", err)
 	}
 }

@@ -7,14 +7,19 @@ package wasm
 //	benchstat old.txt new.txt
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/filehost/host/internal/wasmtest"
 )
@@ -70,8 +75,8 @@ func BenchmarkCall(b *testing.B) {
 // SDK's line split (output is batched in the plugin, so no emit here).
 func BenchmarkChunkCall(b *testing.B) {
 	p := benchCat(b)
-	s := &stage{next: io.Discard, lim: DefaultLimits, stats: &StageStats{}}
-	if err := s.start(context.Background(), p, "bench.txt"); err != nil {
+	s := &stage{p: p, next: io.Discard, in: lines{lim: DefaultLimits}, stats: &StageStats{}}
+	if err := s.start(context.Background(), "bench.txt"); err != nil {
 		b.Fatal(err)
 	}
 	defer s.release()
@@ -203,4 +208,82 @@ func sizeName(n int) string {
 		return fmt.Sprintf("%dMiB", n>>20)
 	}
 	return fmt.Sprintf("%dKiB", n>>10)
+}
+
+// BenchmarkLargeChain is the big-file case of docs/BENCHMARKS.md: a log
+// through trim, upper and grep (drop WARN), by the host with one instance
+// per plugin (workers=1), with stateless plugins on every core
+// (workers=N), and by a single-threaded native Go program doing the same
+// work per line, the fair ceiling; compare their MB/s in one run:
+//
+//	LARGE=256 nice go test -run '^$' -bench LargeChain -benchtime 1x ./internal/wasm/
+//
+// LARGE is the size in MiB (default 16).
+func BenchmarkLargeChain(b *testing.B) {
+	size := 16 << 20
+	if s := os.Getenv("LARGE"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("LARGE=%q: %v", s, err)
+		}
+		size = n << 20
+	}
+	in := wasmtest.LogText(size)
+	b.Run("native", func(b *testing.B) {
+		b.SetBytes(int64(len(in)))
+		cpu := cpuTime()
+		for b.Loop() {
+			if err := nativeChain(bytes.NewReader(in), io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCPU(b, cpu)
+	})
+	chain := []*Plugin{
+		benchPlugin(b, "trim", wasmtest.Plugin(b, "trim"), ""),
+		benchPlugin(b, "upper", wasmtest.Plugin(b, "upper"), ""),
+		benchPlugin(b, "grep", wasmtest.Plugin(b, "grep"), `{"pattern":"WARN","invert":true}`),
+	}
+	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+		b.Run(fmt.Sprintf("host/workers=%d", workers), func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			cpu := cpuTime()
+			for b.Loop() {
+				if _, err := Run(context.Background(), chain, "big.log", bytes.NewReader(in), io.Discard, Limits{Workers: workers}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, cpu)
+		})
+	}
+}
+
+// reportCPU reports the process's CPU time (user and system) per op since
+// from, and the cores it kept busy on average: on a shared machine the
+// wall-clock MB/s depends on what else runs, the CPU cost much less.
+func reportCPU(b *testing.B, from time.Duration) {
+	cpu := cpuTime() - from
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
+}
+
+// nativeChain is trim, upper and grep -v WARN in plain Go, one line at a
+// time on one goroutine, with the plugins' libraries (bytes, regexp).
+func nativeChain(r io.Reader, w io.Writer) error {
+	re := regexp.MustCompile("WARN")
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	out := bufio.NewWriterSize(w, 64<<10)
+	for sc.Scan() {
+		line := bytes.ToUpper(bytes.TrimSpace(sc.Bytes()))
+		if re.Match(line) {
+			continue
+		}
+		out.Write(line)
+		out.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return out.Flush()
 }

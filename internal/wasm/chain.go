@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"time"
 
@@ -20,9 +21,13 @@ type Limits struct {
 	// MaxLine is the longest line accepted, terminator excluded; a longer
 	// one fails the file with ErrLineTooLong.
 	MaxLine int
+	// Workers is how many instances of a stateless plugin may work on the
+	// chunks of one file at once; 1 runs every plugin on one instance.
+	Workers int
 }
 
-// DefaultLimits are used where a limit is zero.
+// DefaultLimits are used where a limit is zero; Workers defaults to
+// GOMAXPROCS, the cores the process may use.
 var DefaultLimits = Limits{ChunkSize: 64 << 10, MaxLine: 16 << 20}
 
 // ErrLineTooLong fails a file with a line longer than Limits.MaxLine.
@@ -57,6 +62,9 @@ func Run(ctx context.Context, plugins []*Plugin, name string, r io.Reader, w io.
 	if lim.MaxLine <= 0 {
 		lim.MaxLine = DefaultLimits.MaxLine
 	}
+	if lim.Workers <= 0 {
+		lim.Workers = runtime.GOMAXPROCS(0)
+	}
 	stats := make([]StageStats, len(plugins))
 	buf := readBufs.Get().(*[]byte)
 	defer readBufs.Put(buf)
@@ -67,20 +75,40 @@ func Run(ctx context.Context, plugins []*Plugin, name string, r io.Reader, w io.
 		return stats, err
 	}
 
-	stages := make([]*stage, len(plugins))
-	// pipes[i] feeds stage i from its own goroutine, so the plugins of a
-	// chain run at the same time on different cores; stage 0 is fed by
-	// this goroutine, which reads the input. A file read whole in one go
-	// goes through the stages in turn on this goroutine instead: for a
-	// small file the hand-offs would cost more than they overlap.
-	pipes := make([]*pipe, len(plugins))
+	// A file read whole in one go goes through the plugins in turn on
+	// this goroutine: for a small file any hand-off would cost more than
+	// it overlaps. A larger one runs each stateful plugin on a goroutine
+	// of its own (pipes[i] feeds unit i), so the plugins of a chain run at
+	// the same time on different cores; and each run of stateless plugins
+	// as a segment, whose chunks go through several instance sets at once.
+	var units []unit
+	for i := 0; i < len(plugins); {
+		j := i
+		if !whole && lim.Workers > 1 {
+			for j < len(plugins) && plugins[j].Stateless() {
+				j++
+			}
+		}
+		if j > i {
+			units = append(units, newSegment(ctx, plugins[i:j], stats[i:j], name, lim))
+			i = j
+			continue
+		}
+		units = append(units, &stage{p: plugins[i], in: lines{lim: lim}, stats: &stats[i]})
+		i++
+	}
+	for i, p := range plugins {
+		stats[i].Plugin = p.Name()
+	}
+	pipes := make([]*pipe, len(units))
 	var next io.Writer = w
-	for i := len(plugins) - 1; i >= 0; i-- {
-		stages[i] = &stage{next: next, lim: lim, stats: &stats[i]}
-		stats[i].Plugin = plugins[i].Name()
-		next = stages[i]
-		if i > 0 && !whole {
-			pipes[i] = newPipe(stages[i])
+	for i := len(units) - 1; i >= 0; i-- {
+		units[i].setNext(next)
+		next = units[i]
+		// A segment needs no pipe before it (its workers are goroutines of
+		// their own) nor after (its collector is).
+		if i > 0 && !whole && !isSegment(units[i]) && !isSegment(units[i-1]) {
+			pipes[i] = newPipe(units[i])
 			next = pipes[i]
 		}
 	}
@@ -88,13 +116,13 @@ func Run(ctx context.Context, plugins []*Plugin, name string, r io.Reader, w io.
 		for _, p := range pipes {
 			p.close() // No goroutine may touch an instance once released.
 		}
-		for _, s := range stages {
-			s.release()
+		for _, u := range units {
+			u.release() // In order: a segment stops writing downstream first.
 		}
 	}()
 	// Downstream first, so a stage's begin output finds the next one ready.
-	for i := len(plugins) - 1; i >= 0; i-- {
-		if err := stages[i].start(ctx, plugins[i], name); err != nil {
+	for i := len(units) - 1; i >= 0; i-- {
+		if err := units[i].start(ctx, name); err != nil {
 			return stats, err
 		}
 	}
@@ -108,15 +136,25 @@ func Run(ctx context.Context, plugins []*Plugin, name string, r io.Reader, w io.
 			return stats, firstError(err, pipes)
 		}
 	}
-	for i, s := range stages {
+	for i, u := range units {
 		if err := pipes[i].close(); err != nil {
 			return stats, firstError(err, pipes)
 		}
-		if err := s.finish(); err != nil {
+		if err := u.finish(); err != nil {
 			return stats, firstError(err, pipes)
 		}
 	}
 	return stats, nil
+}
+
+// unit is one step of a chain: a stage (one plugin, one instance) or a
+// segment (stateless plugins, several instance sets).
+type unit interface {
+	io.Writer
+	setNext(io.Writer)
+	start(ctx context.Context, name string) error
+	finish() error // after the last Write
+	release()      // always, last
 }
 
 // readBufs holds the buffers input is read with, one per file in flight,
@@ -243,15 +281,17 @@ type stage struct {
 	cancel     context.CancelFunc // ends the file's calls
 	cancelFile context.CancelFunc // the file's timeout, or nil
 	next       io.Writer
-	lim        Limits
+	in         lines // what is written, cut into chunks
 	stats      *StageStats
-	pending    []byte
-	scanned    int // bytes of pending past the chunk size known to hold no '\n'
 	broken     bool
+	shared     bool // one of a segment's workers, which counts the file once
 }
 
-func (s *stage) start(ctx context.Context, p *Plugin, name string) error {
-	s.p = p
+func (s *stage) setNext(w io.Writer) { s.next = w }
+
+func (s *stage) start(ctx context.Context, name string) error {
+	p := s.p
+	s.in.plugin, s.in.send = p.Name(), s.chunk
 	inst, err := p.acquire(ctx)
 	if err != nil {
 		return &StageError{Plugin: p.Name(), Err: err}
@@ -267,7 +307,10 @@ func (s *stage) start(ctx context.Context, p *Plugin, name string) error {
 	inst.timer = newCallTimer(p.spec.CallTimeout, s.cancel)
 	inst.flush = s.forward
 	s.ctx = inst.bind(ctx)
-	p.stats.Files.Add(1)
+	if !s.shared {
+		p.stats.Files.Add(1)
+	}
+	p.stats.Begins.Add(1)
 	return s.call(func() error { return inst.send(s.ctx, inst.begin, []byte(name)) })
 }
 
@@ -315,34 +358,69 @@ func (s *stage) chunk(b []byte) error {
 }
 
 // Write gathers p and sends every full chunk of whole lines.
-func (s *stage) Write(p []byte) (int, error) {
-	s.pending = append(s.pending, p...)
-	size := s.lim.ChunkSize
-	for len(s.pending) >= size {
-		cut := bytes.LastIndexByte(s.pending[:size], '\n') + 1
+func (s *stage) Write(p []byte) (int, error) { return s.in.Write(p) }
+
+// lines gathers written bytes and sends them on in chunks of whole lines
+// of at most ChunkSize bytes (a longer line alone), failing a line over
+// MaxLine.
+type lines struct {
+	lim     Limits
+	plugin  string // the plugin the lines are for, named in errors
+	send    func([]byte) error
+	pending []byte
+	scanned int // bytes of pending past the chunk size known to hold no '\n'
+}
+
+func (c *lines) Write(p []byte) (int, error) {
+	c.pending = append(c.pending, p...)
+	size := c.lim.ChunkSize
+	for len(c.pending) >= size {
+		cut := bytes.LastIndexByte(c.pending[:size], '\n') + 1
 		if cut == 0 {
 			// The first line is longer than a chunk: find its end.
-			from := size + s.scanned
-			j := bytes.IndexByte(s.pending[from:], '\n')
+			from := size + c.scanned
+			j := bytes.IndexByte(c.pending[from:], '\n')
 			if j < 0 {
-				s.scanned = len(s.pending) - size
-				if len(s.pending) > s.lim.MaxLine+2 { // room for "\r\n"
-					return 0, s.tooLong()
+				c.scanned = len(c.pending) - size
+				if len(c.pending) > c.lim.MaxLine+2 { // room for "\r\n"
+					return 0, c.tooLong()
 				}
 				return len(p), nil
 			}
 			cut = from + j + 1
-			if lineLen(s.pending[:cut]) > s.lim.MaxLine {
-				return 0, s.tooLong()
+			if lineLen(c.pending[:cut]) > c.lim.MaxLine {
+				return 0, c.tooLong()
 			}
 		}
-		if err := s.chunk(s.pending[:cut]); err != nil {
+		if err := c.send(c.pending[:cut]); err != nil {
 			return 0, err
 		}
-		s.pending = s.pending[:copy(s.pending, s.pending[cut:])]
-		s.scanned = 0
+		c.pending = c.pending[:copy(c.pending, c.pending[cut:])]
+		c.scanned = 0
 	}
 	return len(p), nil
+}
+
+// flush sends what is left: whole lines, and a last line that may lack
+// its terminator.
+func (c *lines) flush() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	if i := bytes.LastIndexByte(c.pending, '\n'); lineLen(c.pending[i+1:]) > c.lim.MaxLine {
+		return c.tooLong()
+	}
+	if err := c.send(c.pending); err != nil {
+		return err
+	}
+	c.pending = c.pending[:0]
+	c.scanned = 0
+	return nil
+}
+
+func (c *lines) tooLong() error {
+	return fmt.Errorf("input to plugin %s: %w: a line is over the maximum of %d bytes (limits.max_line)",
+		c.plugin, ErrLineTooLong, c.lim.MaxLine)
 }
 
 func lineLen(line []byte) int {
@@ -356,21 +434,10 @@ func lineLen(line []byte) int {
 	return n
 }
 
-func (s *stage) tooLong() error {
-	return fmt.Errorf("input to plugin %s: %w: a line is over the maximum of %d bytes (limits.max_line)",
-		s.p.Name(), ErrLineTooLong, s.lim.MaxLine)
-}
-
 // finish sends what is left and ends the file.
 func (s *stage) finish() error {
-	if len(s.pending) > 0 {
-		if i := bytes.LastIndexByte(s.pending, '\n'); lineLen(s.pending[i+1:]) > s.lim.MaxLine {
-			return s.tooLong()
-		}
-		if err := s.chunk(s.pending); err != nil {
-			return err
-		}
-		s.pending = s.pending[:0]
+	if err := s.in.flush(); err != nil {
+		return err
 	}
 	return s.call(func() error { return s.inst.status(s.ctx, s.inst.end) })
 }
@@ -390,7 +457,7 @@ func (s *stage) release() {
 	s.p.release(s.inst, s.broken)
 	s.inst = nil
 	// A pending buffer grown by a long line is not kept.
-	s.pending = nil
+	s.in.pending = nil
 }
 
 // IsTimeout reports whether err is a plugin that ran out of time.

@@ -20,8 +20,8 @@ func BenchmarkChunkCallLang(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			p := benchPlugin(b, "cat-"+c.name, c.path, "")
-			s := &stage{next: io.Discard, lim: DefaultLimits, stats: &StageStats{}}
-			if err := s.start(context.Background(), p, "bench.txt"); err != nil {
+			s := &stage{p: p, next: io.Discard, in: lines{lim: DefaultLimits}, stats: &StageStats{}}
+			if err := s.start(context.Background(), "bench.txt"); err != nil {
 				b.Fatal(err)
 			}
 			defer s.release()

@@ -160,9 +160,10 @@ type Plugin struct {
 	budget   *MemoryBudget
 	logLim   *logLimiter
 
-	rt       wazy.Runtime
-	compiled wazy.CompiledModule
-	meta     *Meta // from plugin_meta, read once at load (meta.go)
+	rt        wazy.Runtime
+	compiled  wazy.CompiledModule
+	meta      *Meta // from plugin_meta, read once at load (meta.go)
+	stateless bool  // plugin_stateless returned 1
 
 	mu     sync.Mutex
 	idle   []*instance
@@ -175,6 +176,7 @@ type Plugin struct {
 // Stats are running totals for one plugin.
 type Stats struct {
 	Files      atomic.Int64 // files begun
+	Begins     atomic.Int64 // plugin_begin calls: more than Files when a stateless plugin ran a file on several instances
 	Errors     atomic.Int64 // files the plugin failed
 	BytesIn    atomic.Int64
 	BytesOut   atomic.Int64
@@ -185,7 +187,9 @@ type Stats struct {
 }
 
 // Load compiles the plugin at spec.Path, checks its ABI, and configures a
-// first instance, so a bad plugin or bad settings fail here, at start.
+// first instance, so a bad plugin or bad settings fail here, at start; that
+// instance is then closed: instances are made for files, as they need
+// them.
 func (e *Engine) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 	start := time.Now()
 	spec = spec.withDefaults()
@@ -247,8 +251,40 @@ func (p *Plugin) init(ctx context.Context, bin []byte) error {
 		p.release(inst, true)
 		return err
 	}
-	p.release(inst, false)
+	p.stateless = inst.stateless
+	// The instance has done its job: it showed that the plugin loads and
+	// accepts its settings. It is not kept for files, so a plugin holds no
+	// instance (a Go plugin's runtime and heap, 3-4 MiB) until a file
+	// needs one, and a loaded plugin that no pipeline uses costs only its
+	// compiled code (BenchmarkPluginMemory).
+	_ = inst.mod.Close(ctx)
+	p.drop()
 	return nil
+}
+
+// readStateless calls the optional plugin_stateless export, after
+// plugin_configure: 1 declares that the plugin's output for a chunk
+// depends on that chunk alone (docs/ABI.md, "Stateless plugins").
+func readStateless(ctx context.Context, inst *instance) (bool, error) {
+	fn := inst.mod.ExportedFunction("plugin_stateless")
+	if fn == nil {
+		return false, nil
+	}
+	def := fn.Definition()
+	params, results := def.ParamTypes(), def.ResultTypes()
+	if len(params) != 0 || len(results) != 1 || results[0] != api.ValueTypeI32 {
+		return false, fmt.Errorf("export plugin_stateless has type %s, want (func (result i32)) (see docs/ABI.md)",
+			funcType(params, results))
+	}
+	if err := inst.invoke(ctx, export{"plugin_stateless", fn}); err != nil {
+		return false, err
+	}
+	switch v := int32(inst.stack[0]); v {
+	case 0, 1:
+		return v == 1, nil
+	default:
+		return false, fmt.Errorf("plugin_stateless returned %d, want 0 or 1 (see docs/ABI.md)", v)
+	}
 }
 
 // The exports of docs/ABI.md and their types: every parameter and result
@@ -347,6 +383,11 @@ func (p *Plugin) SHA256() string { return p.sha256 }
 // LoadTime is how long Load took: compile (or cache read) and the first
 // instance.
 func (p *Plugin) LoadTime() time.Duration { return p.loadTime }
+
+// Stateless reports whether the plugin declared that its output for a
+// chunk depends on that chunk alone, so that the chunks of one file may
+// run on several instances at once.
+func (p *Plugin) Stateless() bool { return p.stateless }
 
 // Stats returns the plugin's running totals.
 func (p *Plugin) Stats() *Stats { return &p.stats }
@@ -464,6 +505,7 @@ type instance struct {
 	stderr    tail   // the plugin's stdout and stderr, last bytes
 	reserved  uint64 // bytes of the memory budget held
 	allocated bool   // the memory has had its initial allocation
+	stateless bool   // what plugin_stateless returned, checked at load
 }
 
 type instanceKey struct{}
@@ -523,6 +565,10 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	if err := inst.send(ctx, get("plugin_configure"), p.spec.Config); err != nil {
 		_ = mod.Close(ctx)
 		return nil, fmt.Errorf("configure: %w", err)
+	}
+	if inst.stateless, err = readStateless(ctx, inst); err != nil {
+		_ = mod.Close(ctx)
+		return nil, err
 	}
 	inst.loading = false
 	inst.timer = nil // Each file sets its own.

@@ -155,6 +155,7 @@ func (h *Host) ProcessFile(ctx context.Context, path string) (string, Result, er
 	dst, fe := run.fail(err, res.Pipeline, 1)
 	ferr.Failed = dst
 	if fe != nil {
+		claim.Release() // it stays in underprocess/ for the next start
 		return "", res, errors.Join(ferr, fmt.Errorf("move to failed/: %w", fe))
 	}
 	return "", res, ferr

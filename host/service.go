@@ -277,6 +277,10 @@ func (s *Service) Ready() error {
 	return errors.Join(errs...)
 }
 
+// failRetries is how many more times moving a failed file to failed/ is
+// tried after a transient error.
+const failRetries = 5
+
 // refreshEvery is how often each watched folder is checked for a
 // subfolder swapped, deleted or recreated (folder.Refresh).
 const refreshEvery = time.Second
@@ -533,7 +537,18 @@ func (s *Service) handle(ctx context.Context, j job) {
 		}
 		plugin := pluginOf(err)
 		dst, ferr := run.fail(err, res.Pipeline, attempt)
+		for try := 0; ferr != nil && folder.Transient(ferr) && try < failRetries; try++ {
+			// Say, no descriptors left: the file stays claimed, with
+			// nothing in failed/, and moving it is tried again.
+			s.logger.Warn("cannot move failed file to failed/ yet; trying again", "file", claim.Path(), "error", ferr)
+			select {
+			case <-s.clock.After(time.Duration(g.h.cfg.Run.RetryDelay)):
+			case <-ctx.Done():
+			}
+			dst, ferr = run.fail(err, res.Pipeline, attempt)
+		}
 		if ferr != nil {
+			claim.Release()
 			s.logger.Error("cannot move failed file to failed/; it stays in underprocess/ until restart", "file", claim.Path(), "error", ferr)
 		}
 		s.logger.Error("file failed", "folder", wd.cfg.Dir, "file", f.Name, "pipeline", res.Pipeline, "plugin", plugin,

@@ -45,12 +45,20 @@ func (r Report) encode() []byte {
 // A crash between steps leaves the file in underprocess/ (and maybe in
 // failed/ too), which Recover completes. A claim from ClaimExternal is not
 // moved: Fail then writes nothing and returns "".
-func (c *Claim) Fail(rep Report) (string, error) {
+//
+// On a transient error (Transient: no descriptors, no space...) the claim
+// is kept, with nothing left in failed/, so that Fail can be called again;
+// otherwise the claim is released.
+func (c *Claim) Fail(rep Report) (out string, err error) {
 	if c.external {
 		c.Release()
 		return "", nil
 	}
-	defer c.Release()
+	defer func() {
+		if err == nil || !Transient(err) {
+			c.Release()
+		}
+	}()
 	f, d := c.f, c.d
 	if rep.File == "" {
 		rep.File = c.Orig

@@ -438,6 +438,16 @@ func TestFailNeverWithoutReport(t *testing.T) {
 	if got := ls(t, f, Underprocess); !slices.Equal(got, []string{"x.txt"}) {
 		t.Errorf("underprocess/ = %v, want the claim kept", got)
 	}
+	// The claim is kept for another try, which succeeds once the
+	// shortage has passed.
+	f.sys = defaultSys
+	dst, err := c.Fail(Report{Error: "boom"})
+	if err != nil || read(t, dst) != "x\n" || !strings.Contains(read(t, dst+ReportSuffix), "boom") {
+		t.Fatalf("second Fail = %s, %v", dst, err)
+	}
+	if got := ls(t, f, Underprocess); len(got) != 0 {
+		t.Errorf("underprocess/ = %v after the second try", got)
+	}
 	for _, e := range []error{unix.EMFILE, unix.ENFILE, unix.ENOSPC, &fs.PathError{Op: "open", Err: unix.EMFILE}} {
 		if !Transient(e) {
 			t.Errorf("Transient(%v) = false", e)

@@ -30,7 +30,6 @@ type Claim struct {
 	// external: a file outside the folder, read in place and left there.
 	external bool
 	path     string // of an external file
-	done     bool
 	// err is why the claimed file cannot be read (permission): every
 	// attempt fails with it.
 	err      error

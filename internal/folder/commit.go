@@ -124,7 +124,6 @@ func (c *Claim) retire() error {
 	} else if err := unix.Unlinkat(d.underprocess.fd, c.Name, 0); err != nil {
 		return err
 	}
-	c.done = true
 	if !f.deferring() {
 		return f.syncDir(d, &d.underprocess)
 	}
@@ -143,7 +142,6 @@ func (c *Claim) Requeue() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c.done = true
 	if err := f.syncDir(d, &d.unprocessed); err != nil {
 		return name, err
 	}

@@ -105,7 +105,6 @@ func (c *Claim) Fail(rep Report) (out string, err error) {
 				}
 			}
 		}
-		c.done = true
 		return out, f.syncDir(d, &d.underprocess)
 	}
 }

@@ -104,29 +104,12 @@ func (h *Host) ProcessFile(ctx context.Context, path string) (string, Result, er
 	if err := checkInput(path); err != nil {
 		return "", Result{}, err
 	}
-	wc := h.cfg.Watch[0]
-	var f *folder.Folder
-	for _, w := range h.cfg.Watch {
-		wf, err := openWatch(w, true, false) // --input always syncs: run.sync is for watch mode
-		if err != nil {
-			return "", Result{}, err
-		}
-		if wf.Inside(path) {
-			if f != nil {
-				f.Close()
-			}
-			f, wc = wf, w
-			break
-		}
-		if f == nil {
-			f = wf
-		} else {
-			wf.Close()
-		}
+	f, wc, err := h.inputFolder(path)
+	if err != nil {
+		return "", Result{}, err
 	}
 	defer f.Close()
 	var claim *folder.Claim
-	var err error
 	if f.Inside(path) {
 		claim, err = f.Claim(filepath.Base(path))
 	} else {
@@ -159,6 +142,33 @@ func (h *Host) ProcessFile(ctx context.Context, path string) (string, Result, er
 		return "", res, errors.Join(ferr, fmt.Errorf("move to failed/: %w", fe))
 	}
 	return "", res, ferr
+}
+
+// inputFolder opens the watched folder whose unprocessed/ holds path, or
+// else the first one. --input always syncs: run.sync is for watch mode.
+func (h *Host) inputFolder(path string) (*folder.Folder, WatchConfig, error) {
+	var first *folder.Folder
+	for i, w := range h.cfg.Watch {
+		f, err := openWatch(w, true, false)
+		if err != nil {
+			if first != nil {
+				first.Close()
+			}
+			return nil, w, err
+		}
+		if f.Inside(path) {
+			if first != nil {
+				first.Close()
+			}
+			return f, w, nil
+		}
+		if i == 0 {
+			first = f
+		} else {
+			f.Close()
+		}
+	}
+	return first, h.cfg.Watch[0], nil
 }
 
 // openWatch opens a [[watch]] entry's folder. group is for watch mode.

@@ -267,3 +267,30 @@ plugins = ["faulty"]
 		}
 	}
 }
+
+// --input of a file in the second watched folder's unprocessed/ follows
+// that folder's protocol.
+func TestProcessFileSecondFolder(t *testing.T) {
+	h, dir := newHost(t, `
+[[watch]]
+dir = "a"
+[[watch]]
+dir = "b"
+[[pipeline]]
+name = "shout"
+plugins = ["upper"]
+`, testPlugins(t))
+	in := filepath.Join(dir, "b", "unprocessed", "x.txt")
+	os.MkdirAll(filepath.Dir(in), 0o755)
+	put(t, in, "x\n")
+	out, _, err := h.ProcessFile(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != filepath.Join(dir, "b", "processed", "x.txt") {
+		t.Errorf("result at %s, want b/processed/x.txt", out)
+	}
+	if _, err := os.Stat(in); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("input still in b/unprocessed/: %v", err)
+	}
+}

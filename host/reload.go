@@ -156,6 +156,9 @@ func (s *Service) Reload(ctx context.Context) error {
 
 func (s *Service) reload(ctx context.Context) error {
 	cur := s.gen.Load()
+	if cur == nil {
+		return errors.New("the service has stopped")
+	}
 	cfg, err := LoadConfig(s.cfg.File)
 	if err != nil {
 		return err
@@ -242,6 +245,8 @@ func needsRestart(old, cfg Config) []string {
 	diff("run.grace", r.Grace, n.Grace)
 	diff("run.history", r.History, n.History)
 	diff("dashboard", old.Web, cfg.Web)
+	diff("limits.memory_budget", old.Limits.MemoryBudget, cfg.Limits.MemoryBudget)
+	diff("retention", old.Retention, cfg.Retention)
 	return keys
 }
 

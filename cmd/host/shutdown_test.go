@@ -105,6 +105,15 @@ func TestSignalStopsInputWithLoopingPlugin(t *testing.T) {
 	waitUntil(t, "the plugin looping", time.Minute, func() bool { return strings.Contains(log.String(), `"msg":"looping"`) })
 	cmd.Process.Signal(syscall.SIGTERM)
 	exitsSoon(t, cmd, log)
+	// The claimed file went back, untouched, and nothing else was left.
+	if got, _ := os.ReadFile(input); string(got) != "!spin\n" {
+		t.Errorf("%s = %q after SIGTERM, want the file back in unprocessed/", input, got)
+	}
+	for _, sub := range []string{"underprocess", "processed", "failed"} {
+		if left := entries(t, filepath.Join(dir, "watch_dir", sub)); len(left) != 0 {
+			t.Errorf("left in %s/ after SIGTERM: %v", sub, left)
+		}
+	}
 	recoverable(t, dir)
 }
 

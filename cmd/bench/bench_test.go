@@ -35,8 +35,17 @@ func TestQuickRun(t *testing.T) {
 	if err := os.Mkdir(plugins, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"trim", "upper", "redact"} {
-		data, err := os.ReadFile(wasmtest.Plugin(t, name))
+	// The chains' plugins, the memory phase's and the shipped config's,
+	// and the large chain's C twins.
+	builds := map[string]string{}
+	for _, name := range []string{"trim", "upper", "redact", "grep", "lower", "snake_case", "dedupe", "count", "csv2jsonl"} {
+		builds[name] = wasmtest.Plugin(t, name)
+	}
+	for _, name := range []string{"trim", "upper", "grep"} {
+		builds[cPrefix+name] = wasmtest.BuildC(t, name)
+	}
+	for name, path := range builds {
+		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,6 +62,7 @@ func TestQuickRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	code := run(ctx, []string{"-quick", "-host", hostBin, "-plugins", plugins, "-json", jsonOut, "-tmp", tmp,
+		"-config", filepath.Join(wasmtest.Root(t), "config.toml"),
 		"-files", "40", "-coreutils-files", "10", "-paced", "10", "-large", "2MiB"}, &stdout, &stderr)
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
@@ -68,7 +78,10 @@ func TestQuickRun(t *testing.T) {
 	}
 	want := []string{
 		"large.host.mb_per_s", "large.host.peak_rss_mib", "large.host.peak_rss_small_mib", "large.cat.mb_per_s",
-		"startup.host.cold_s", "startup.host.warm_s",
+		"large.native.mb_per_s", "large.host_c.mb_per_s",
+		"startup.host.cold_s", "startup.host.warm_s", "startup.host.cold_rss_mib", "startup.host.warm_rss_mib",
+		"memory.go1.host.cold_mib", "memory.go1.host.warm_mib", "memory.go4.host.cold_mib", "memory.go4.host.warm_mib",
+		"memory.shipped.host.cold_mib", "memory.shipped.host.warm_mib", "memory.shipped.host.big_cold_mib", "memory.shipped.host.big_warm_mib",
 	}
 	for _, v := range []string{"sync", "nosync"} {
 		for _, sys := range []string{sysHost, sysNative, sysCoreutils} {
@@ -81,11 +94,16 @@ func TestQuickRun(t *testing.T) {
 		}
 		want = append(want, "small."+v+".host.cpu_ms_per_file", "small."+v+".native.cpu_ms_per_file")
 	}
-	b := &bench{o: &options{chain: []string{"trim", "upper", "redact"}}}
-	if b.coreutilsMissing(false) == "" {
+	if coreutilsMissing([]string{"trim", "upper", "grep"}, false) == "" {
 		want = append(want, "large.coreutils.mb_per_s", "large.coreutils.peak_rss_mib")
 		if same, _ := res.Params["large_coreutils_output_identical"].(bool); !same {
-			t.Errorf("the coreutils pipeline's output differs from the chain's on the generated text: the baseline no longer does the same work (update shellStages in shell.go or genCorpus)")
+			t.Errorf("the coreutils pipeline's output differs from the chain's on the generated text: the baseline no longer does the same work (update stages in stages.go or genCorpus)")
+		}
+	}
+	// The native baseline and the C twins do the Go plugins' work.
+	for _, sys := range []string{sysNative, sysHostC} {
+		if same, _ := res.Params["large_"+sys+"_output_identical"].(bool); !same {
+			t.Errorf("the %s output of the large file differs from the host's: it no longer does the same work", sys)
 		}
 	}
 	for _, key := range want {
@@ -104,7 +122,10 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("figure %s has %d samples, want 1 (-quick)", key, n)
 		}
 	}
-	for _, key := range []string{"small.sync.files_per_s.host/native", "large.mb_per_s.host/cat"} {
+	if v := res.Figures["memory.per_go_plugin.host.warm_mib"]; v == 0 {
+		t.Errorf("no figure for the memory of one more Go plugin")
+	}
+	for _, key := range []string{"small.sync.files_per_s.host/native", "large.mb_per_s.host/cat", "large.mb_per_s.host/native", "large.mb_per_s.host_c/native"} {
 		if _, ok := res.Ratios[key]; !ok {
 			t.Errorf("ratio %s missing", key)
 		}
@@ -221,5 +242,22 @@ func TestShellPipeline(t *testing.T) {
 func TestInFlightMatchesHost(t *testing.T) {
 	if inFlightPerWorker != host.InFlightPerWorker {
 		t.Errorf("inFlightPerWorker = %d, host.InFlightPerWorker = %d", inFlightPerWorker, host.InFlightPerWorker)
+	}
+}
+
+// The native baseline does the large chain's work: trim, upper-case, drop
+// the lines with WARN, keep line terminators and a last line without one.
+func TestNativeChain(t *testing.T) {
+	var out bytes.Buffer
+	in := "  info ok \n\twarn dropped\nlong " + strings.Repeat("x", 100<<10) + "\n  café  \nlast"
+	if err := nativeChain([]string{"trim", "upper", "grep"}, strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	want := "INFO OK\nLONG " + strings.Repeat("X", 100<<10) + "\nCAFÉ\nLAST"
+	if out.String() != want {
+		t.Errorf("nativeChain = %.60q..., want %.60q...", out.String(), want)
+	}
+	if err := nativeChain([]string{"trim", "redact"}, strings.NewReader(in), &out); err == nil {
+		t.Error("a chain without a native equivalent ran")
 	}
 }

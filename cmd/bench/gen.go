@@ -94,14 +94,15 @@ func fill(buf, pattern []byte) {
 }
 
 // writeLarge writes a file of exactly size bytes made of copies of the
-// corpus.
+// corpus, ending with a newline (grep, in the coreutils baseline, would
+// add one to a last line without it).
 func writeLarge(path string, size int64, corpus []byte) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	for left := size; left > 0; {
+	for left := size - 1; left > 0; {
 		chunk := corpus
 		if int64(len(chunk)) > left {
 			chunk = chunk[:left]
@@ -111,6 +112,10 @@ func writeLarge(path string, size int64, corpus []byte) error {
 			return err
 		}
 		left -= int64(len(chunk))
+	}
+	if err := w.WriteByte('\n'); err != nil {
+		f.Close()
+		return err
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()

@@ -17,16 +17,27 @@ import (
 	"time"
 )
 
-// chainConfig returns a config for the measured chain, in watch folder
-// watch (relative to the config file or absolute).
-func (b *bench) chainConfig(watch string, durable bool) string {
+// chainConfig returns a config for a pipeline of chain, in watch folder
+// watch (relative to the config file or absolute), with each plugin's
+// settings from stages, and the harness's compilation cache.
+func (b *bench) chainConfig(chain []string, watch string, durable bool) string {
+	return b.chainConfigIn(chain, b.cacheDir(), watch, durable)
+}
+
+// chainConfigIn is chainConfig with the compilation cache cache.
+func (b *bench) chainConfigIn(chain []string, cache, watch string, durable bool) string {
 	var c strings.Builder
 	fmt.Fprintf(&c, "plugin_dir = %s\n", strconv.Quote(b.o.plugins))
-	fmt.Fprintf(&c, "cache_dir = %s\n\n", strconv.Quote(b.cacheDir()))
+	fmt.Fprintf(&c, "cache_dir = %s\n\n", strconv.Quote(cache))
 	fmt.Fprintf(&c, "[[watch]]\ndir = %s\n\n", strconv.Quote(watch))
-	fmt.Fprintf(&c, "[[pipeline]]\nname = \"bench\"\nplugins = [%s]\n\n", quoteList(b.o.chain))
+	fmt.Fprintf(&c, "[[pipeline]]\nname = \"bench\"\nplugins = [%s]\n\n", quoteList(chain))
 	fmt.Fprintf(&c, "[run]\nworkers = %d\nsettle = %q\nsync = %t\n\n", b.o.workers, b.o.settle.String(), durable)
 	c.WriteString("[dashboard]\nenabled = false\n")
+	for _, name := range chain {
+		if s, _ := stageOf(name); s.toml != "" {
+			fmt.Fprintf(&c, "\n[plugins.%s]\nconfig = %s\n", strconv.Quote(name), s.toml)
+		}
+	}
 	return c.String()
 }
 
@@ -38,12 +49,13 @@ func quoteList(list []string) string {
 	return strings.Join(q, ", ")
 }
 
-// cacheDir is the compilation cache of the chain's runs, warmed once so
-// that they measure processing, not compiling.
+// cacheDir is the compilation cache of the chains' runs, warmed once per
+// chain so that they measure processing, not compiling.
 func (b *bench) cacheDir() string { return filepath.Join(b.tmp, "cache") }
 
-func (b *bench) warmCache(ctx context.Context) error {
-	if b.warmed {
+func (b *bench) warmCache(ctx context.Context, chain []string) error {
+	key := strings.Join(chain, ",")
+	if b.warmed[key] {
 		return nil
 	}
 	dir := filepath.Join(b.tmp, "warm")
@@ -51,14 +63,17 @@ func (b *bench) warmCache(ctx context.Context) error {
 		return err
 	}
 	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(b.chainConfig("watch", true)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(b.chainConfig(chain, "watch", true)), 0o644); err != nil {
 		return err
 	}
 	out, err := exec.CommandContext(ctx, b.o.host, "--config", cfg, "--check").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s --check: %w\n%s", b.o.host, err, out)
 	}
-	b.warmed = true
+	if b.warmed == nil {
+		b.warmed = map[string]bool{}
+	}
+	b.warmed[key] = true
 	return nil
 }
 
@@ -81,7 +96,7 @@ type hostLine struct {
 
 func (b *bench) startHost(ctx context.Context, dir, watch string, durable bool) (*hostMover, error) {
 	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(b.chainConfig(watch, durable)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(b.chainConfig(b.o.chain, watch, durable)), 0o644); err != nil {
 		return nil, err
 	}
 	m := &hostMover{child: child{done: make(chan struct{})}, log: filepath.Join(dir, "host.log")}
@@ -265,12 +280,13 @@ func (b *bench) startupPhase(ctx context.Context, _ []byte) error {
 		}
 		for _, phase := range []string{"cold", "warm"} {
 			syscall.Sync()
-			took, err := b.timeReady(ctx, cfg, len(entries))
+			took, rss, err := b.timeReady(ctx, cfg, len(entries))
 			if err != nil {
 				return fmt.Errorf("start-up, %s cache: %w", phase, err)
 			}
 			b.res.add("startup.host."+phase+"_s", took.Seconds())
-			b.logf("start-up %s cache, %d plugins, rep %d/%d: %.2f s", phase, len(entries), rep, b.o.reps, took.Seconds())
+			b.res.add("startup.host."+phase+"_rss_mib", rss)
+			b.logf("start-up %s cache, %d plugins, rep %d/%d: %.2f s, RSS when ready %.1f MiB", phase, len(entries), rep, b.o.reps, took.Seconds(), rss)
 		}
 		if err := os.RemoveAll(cache); err != nil {
 			return err
@@ -280,19 +296,20 @@ func (b *bench) startupPhase(ctx context.Context, _ []byte) error {
 }
 
 // timeReady starts bin/host --watch with cfg and returns the time until
-// its "watching" log line: every plugin loaded with its instances, the
-// folder recovered and watched. It then stops the host.
-func (b *bench) timeReady(ctx context.Context, cfg string, plugins int) (time.Duration, error) {
+// its "watching" log line (every plugin loaded, the folder recovered and
+// watched) and its resident memory then, in MiB. It then stops the host.
+func (b *bench) timeReady(ctx context.Context, cfg string, plugins int) (time.Duration, float64, error) {
 	cmd := exec.CommandContext(ctx, b.o.host, "--config", cfg, "--watch", "--log-format", "json")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var took time.Duration
+	var rss float64
 	var log []string
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
@@ -303,6 +320,9 @@ func (b *bench) timeReady(ctx context.Context, cfg string, plugins int) (time.Du
 		}
 		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "watching" {
 			took = time.Since(start)
+			if kb, ok := vmRSS(cmd.Process.Pid); ok {
+				rss = float64(kb) / 1024
+			}
 			if l.Plugins != plugins {
 				err = fmt.Errorf("ready with %d plugins, want %d", l.Plugins, plugins)
 			}
@@ -315,9 +335,9 @@ func (b *bench) timeReady(ctx context.Context, cfg string, plugins int) (time.Du
 		err = fmt.Errorf("host exited before it was ready (%v)", werr)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%s --watch: %w\n%s", b.o.host, err, strings.Join(log, "\n"))
+		return 0, 0, fmt.Errorf("%s --watch: %w\n%s", b.o.host, err, strings.Join(log, "\n"))
 	}
-	return took, nil
+	return took, rss, nil
 }
 
 // startupEntry is one [plugins.NAME] entry of the start-up config.
@@ -339,13 +359,22 @@ var (
 	}
 )
 
-// startupEntries is every .wasm in the plugin folder with its default
-// settings, then entries reusing them with other settings, up to
-// o.startup entries; and how many distinct .wasm files they load.
+// startupEntries is every Go plugin's .wasm in the plugin folder with its
+// default settings, then entries reusing them with other settings, up to
+// o.startup entries; and how many distinct .wasm files they load. The
+// builds in other languages (c-NAME, rust-NAME, wat-NAME: docs/PLUGINS.md)
+// are left out: a tenth the size or less, they would make start-up look
+// faster than it is with standard-Go plugins.
 func (b *bench) startupEntries() ([]startupEntry, int, error) {
-	paths, err := filepath.Glob(filepath.Join(b.o.plugins, "*.wasm"))
+	all, err := filepath.Glob(filepath.Join(b.o.plugins, "*.wasm"))
+	var paths []string
+	for _, p := range all {
+		if base := filepath.Base(p); !strings.HasPrefix(base, cPrefix) && !strings.HasPrefix(base, "rust-") && !strings.HasPrefix(base, "wat-") {
+			paths = append(paths, p)
+		}
+	}
 	if err != nil || len(paths) == 0 {
-		return nil, 0, fmt.Errorf("no .wasm files in %s", b.o.plugins)
+		return nil, 0, fmt.Errorf("no Go plugins' .wasm files in %s", b.o.plugins)
 	}
 	var entries []startupEntry
 	used := map[string]bool{}

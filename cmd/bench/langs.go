@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -32,11 +30,11 @@ var langPlugins = []struct{ name, config string }{
 }
 
 // langsChain is trim, upper, then grep dropping the lines with WARN, the
-// work of FIELD-NOTES.md's peer comparison.
+// work of FIELD-NOTES.md's peer comparison (settings from stages).
 var langsChain = []struct{ name, config string }{
 	{"trim", "{}"},
 	{"upper", "{}"},
-	{"grep", `{"pattern":"WARN","invert":true}`},
+	{"grep", stages["grep"].json},
 }
 
 func (b *bench) langsPhase(ctx context.Context, corpus []byte) error {
@@ -95,8 +93,9 @@ func (b *bench) langsPhase(ctx context.Context, corpus []byte) error {
 		b.res.Params["langs_"+pl.name+"_outputs_identical"] = sums["go"] == sums["c"]
 	}
 	var paths = map[string][]string{}
-	var configs []string
+	var configs, names []string
 	for _, pl := range langsChain {
+		names = append(names, pl.name)
 		paths["c"] = append(paths["c"], b.langPath("c", pl.name))
 		paths["go"] = append(paths["go"], b.langPath("go", pl.name))
 		configs = append(configs, pl.config)
@@ -108,7 +107,7 @@ func (b *bench) langsPhase(ctx context.Context, corpus []byte) error {
 			var sum [32]byte
 			var err error
 			if sys == "native" {
-				mbps, sum = nativeChainMBps(in)
+				mbps, sum, err = nativeChainMBps(names, in)
 			} else {
 				mbps, sum, err = chainMBps(ctx, e, paths[sys], configs, in, lim)
 			}
@@ -159,49 +158,18 @@ func chainMBps(ctx context.Context, e *wasm.Engine, paths, configs []string, in 
 	return float64(len(in)) / took.Seconds() / 1e6, sum, nil
 }
 
-// nativeChainMBps does the chain's work in plain Go, single-threaded: trim,
-// upper-case, drop the lines that match WARN.
-func nativeChainMBps(in []byte) (float64, [32]byte) {
-	re := regexp.MustCompile("WARN")
+// nativeChainMBps does the chain's work in plain Go, single-threaded
+// (nativeChain), and returns MB/s and the output's SHA-256.
+func nativeChainMBps(chain []string, in []byte) (float64, [32]byte, error) {
 	h := sha256.New()
 	start := time.Now()
-	w := bufio.NewWriterSize(h, 64<<10)
-	r := bufio.NewReaderSize(bytes.NewReader(in), 64<<10)
-	var up []byte
-	for {
-		line, err := r.ReadSlice('\n')
-		if len(line) > 0 {
-			body := bytes.TrimSuffix(line, []byte("\n"))
-			term := line[len(body):]
-			up = appendUpper(up[:0], bytes.TrimSpace(body))
-			if !re.Match(up) {
-				w.Write(up)
-				w.Write(term)
-			}
-		}
-		if err == io.EOF {
-			break
-		}
+	if err := nativeChain(chain, bytes.NewReader(in), h); err != nil {
+		return 0, [32]byte{}, err
 	}
-	w.Flush()
 	took := time.Since(start)
 	var sum [32]byte
 	copy(sum[:], h.Sum(nil))
-	return float64(len(in)) / took.Seconds() / 1e6, sum
-}
-
-// appendUpper is bytes.ToUpper without its allocation per line.
-func appendUpper(dst, s []byte) []byte {
-	for i, c := range s {
-		if c >= 0x80 {
-			return append(dst, bytes.ToUpper(s[i:])...)
-		}
-		if 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		dst = append(dst, c)
-	}
-	return dst
+	return float64(len(in)) / took.Seconds() / 1e6, sum, nil
 }
 
 // loadedMiB is the host memory (resident set, after a collection) that one

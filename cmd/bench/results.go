@@ -34,7 +34,7 @@ type Results struct {
 	timing map[string]string
 }
 
-// Target is a goal of issue 5, checked against this run's figures.
+// Target is a goal of issues 5 and 15, checked against this run's figures.
 type Target struct {
 	Name  string  `json:"name"`
 	Value float64 `json:"value"`
@@ -60,7 +60,7 @@ func newResults(o *options, tmp string) *Results {
 		Started: time.Now(),
 		Machine: machine(o.host, tmp),
 		Params: map[string]any{
-			"host": o.host, "plugins": o.plugins, "chain": o.chain,
+			"host": o.host, "plugins": o.plugins, "chain": o.chain, "large_chain": o.largeChain,
 			"files": o.files, "coreutils_files": o.shFiles, "file_size": o.fileSize, "large": o.large,
 			"paced_files": o.paced, "paced_rate": o.rate, "reps": o.reps,
 			"workers": o.workers, "settle": o.settle.String(), "quick": o.quick, "langs_size": o.langsSize,
@@ -87,7 +87,7 @@ func (r *Results) finish() {
 		r.Figures[k] = median(v)
 	}
 	for _, row := range tableRows {
-		host, ok := r.Figures[row.key(sysHost)]
+		host, ok := r.Figures[row.key(row.subjectSys())]
 		if !ok {
 			continue
 		}
@@ -98,6 +98,7 @@ func (r *Results) finish() {
 		}
 	}
 	r.langsRatios()
+	r.memoryRatios()
 	r.Targets = nil
 	for _, t := range targets {
 		if v, ok := t.value(r); ok {
@@ -106,7 +107,8 @@ func (r *Results) finish() {
 	}
 }
 
-// target is a goal from issue 5.
+// target is a goal from issue 5 (small files, the large file against
+// coreutils, peak RSS) or issue 15 (performance).
 type target struct {
 	name, want string
 	value      func(*Results) (float64, bool)
@@ -121,46 +123,71 @@ func figure(key string) func(*Results) (float64, bool) {
 	return func(r *Results) (float64, bool) { v, ok := r.Figures[key]; return v, ok }
 }
 
+func atLeast(want float64) func(float64) bool { return func(v float64) bool { return v >= want } }
+
+func below(want float64) func(float64) bool { return func(v float64) bool { return v < want } }
+
 var targets = []target{
-	{"small files/s, sync, host ÷ native", ">= 0.70", ratio("small.sync.files_per_s.host/native"), func(v float64) bool { return v >= 0.70 }},
-	{"small files/s, no sync, host ÷ native", ">= 0.70", ratio("small.nosync.files_per_s.host/native"), func(v float64) bool { return v >= 0.70 }},
-	{"large file MB/s, host ÷ coreutils", ">= 1.00", ratio("large.mb_per_s.host/coreutils"), func(v float64) bool { return v >= 1 }},
-	{"large file peak RSS, host (MiB)", "< 100", figure("large.host.peak_rss_mib"), func(v float64) bool { return v < 100 }},
-	{"smaller file peak RSS, host (MiB)", "< 100", figure("large.host.peak_rss_small_mib"), func(v float64) bool { return v < 100 }},
+	{"small files/s, sync, host ÷ native", ">= 0.95", ratio("small.sync.files_per_s.host/native"), atLeast(0.95)},
+	{"small files/s, no sync, host ÷ native", ">= 0.70", ratio("small.nosync.files_per_s.host/native"), atLeast(0.70)},
+	{"large file MB/s, host ÷ native Go", ">= 1.00", ratio("large.mb_per_s.host/native"), atLeast(1)},
+	{"large file MB/s, host ÷ coreutils", ">= 1.00", ratio("large.mb_per_s.host/coreutils"), atLeast(1)},
+	{"large file peak RSS, host (MiB)", "< 100", figure("large.host.peak_rss_mib"), below(100)},
+	{"smaller file peak RSS, host (MiB)", "< 100", figure("large.host.peak_rss_small_mib"), below(100)},
+	{"RSS per Go plugin, warm (MiB)", "<= 8", figure("memory.per_go_plugin.host.warm_mib"), func(v float64) bool { return v <= 8 }},
+	{"shipped pipeline peak RSS, cold (MiB)", "< 100", figure("memory.shipped.host.cold_mib"), below(100)},
+	{"shipped pipeline peak RSS, warm (MiB)", "< 100", figure("memory.shipped.host.warm_mib"), below(100)},
+	{"shipped, bigger file, cold (MiB)", "< 100", figure("memory.shipped.host.big_cold_mib"), below(100)},
+	{"shipped, bigger file, warm (MiB)", "< 100", figure("memory.shipped.host.big_warm_mib"), below(100)},
+	{"start-up, cold cache (s)", "< 3", figure("startup.host.cold_s"), below(3)},
+	{"start-up, warm cache (s)", "< 0.3", figure("startup.host.warm_s"), below(0.3)},
 }
 
 // row is a line of the table: one metric for the host and its baselines.
 type row struct {
-	label  string
-	phase  string // "small.sync", "large"...
-	metric string // "files_per_s"...
-	bases  []string
+	label   string
+	phase   string // "small.sync", "large"...
+	metric  string // "files_per_s"...
+	bases   []string
+	subject string // the system in the host column: "" is sysHost
+}
+
+func (w row) subjectSys() string {
+	if w.subject == "" {
+		return sysHost
+	}
+	return w.subject
 }
 
 func (w row) key(sys string) string { return w.phase + "." + sys + "." + w.metric }
 
 func (w row) ratioKey(base string) string {
-	return strings.TrimPrefix(w.phase+"."+w.metric, ".") + "." + sysHost + "/" + base
+	return strings.TrimPrefix(w.phase+"."+w.metric, ".") + "." + w.subjectSys() + "/" + base
 }
 
 var (
 	smallBases = []string{sysNative, sysCoreutils}
+	largeBases = []string{sysNative, sysCoreutils, sysCat}
 	tableRows  = []row{
-		{"small files, sync: files/s", "small.sync", "files_per_s", smallBases},
-		{"  p50 drop->processed (ms)", "small.sync", "p50_ms", smallBases},
-		{"  p99 drop->processed (ms)", "small.sync", "p99_ms", smallBases},
-		{"small files, no sync: files/s", "small.nosync", "files_per_s", smallBases},
-		{"  p50 drop->processed (ms)", "small.nosync", "p50_ms", smallBases},
-		{"  p99 drop->processed (ms)", "small.nosync", "p99_ms", smallBases},
-		{"paced drops, sync: p50 (ms)", "paced.sync", "p50_ms", smallBases},
-		{"  p99 (ms)", "paced.sync", "p99_ms", smallBases},
-		{"paced drops, no sync: p50 (ms)", "paced.nosync", "p50_ms", smallBases},
-		{"  p99 (ms)", "paced.nosync", "p99_ms", smallBases},
-		{"large file: MB/s", "large", "mb_per_s", []string{sysCat, sysCoreutils}},
-		{"  peak RSS (MiB)", "large", "peak_rss_mib", []string{sysCoreutils}},
-		{"  peak RSS, 1/16 size (MiB)", "large", "peak_rss_small_mib", nil},
-		{"start-up, cold cache (s)", "startup", "cold_s", nil},
-		{"start-up, warm cache (s)", "startup", "warm_s", nil},
+		{"small files, sync: files/s", "small.sync", "files_per_s", smallBases, ""},
+		{"  p50 drop->processed (ms)", "small.sync", "p50_ms", smallBases, ""},
+		{"  p99 drop->processed (ms)", "small.sync", "p99_ms", smallBases, ""},
+		{"small files, no sync: files/s", "small.nosync", "files_per_s", smallBases, ""},
+		{"  p50 drop->processed (ms)", "small.nosync", "p50_ms", smallBases, ""},
+		{"  p99 drop->processed (ms)", "small.nosync", "p99_ms", smallBases, ""},
+		{"paced drops, sync: p50 (ms)", "paced.sync", "p50_ms", smallBases, ""},
+		{"  p99 (ms)", "paced.sync", "p99_ms", smallBases, ""},
+		{"paced drops, no sync: p50 (ms)", "paced.nosync", "p50_ms", smallBases, ""},
+		{"  p99 (ms)", "paced.nosync", "p99_ms", smallBases, ""},
+		{"large file: MB/s", "large", "mb_per_s", largeBases, ""},
+		{"  peak RSS (MiB)", "large", "peak_rss_mib", largeBases, ""},
+		{"  peak RSS, 1/16 size (MiB)", "large", "peak_rss_small_mib", nil, ""},
+		{"large file, C plugins: MB/s", "large", "mb_per_s", largeBases, sysHostC},
+		{"  peak RSS (MiB)", "large", "peak_rss_mib", largeBases, sysHostC},
+		{"start-up, cold cache (s)", "startup", "cold_s", nil, ""},
+		{"  RSS when ready (MiB)", "startup", "cold_rss_mib", nil, ""},
+		{"start-up, warm cache (s)", "startup", "warm_s", nil, ""},
+		{"  RSS when ready (MiB)", "startup", "warm_rss_mib", nil, ""},
 	}
 )
 
@@ -169,19 +196,19 @@ func (r *Results) table(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "\nhost %s on %d CPUs (%s), %s RAM, %s; load average %s -> %s\n",
 		m.Host, m.CPUs, m.CPUModel, m.Memory, m.Disk, m.LoadStart, m.LoadEnd)
-	fmt.Fprintf(w, "chain %s; %d small files of %s; large file %s; %d workers; medians of %d repetitions; %.0f s\n\n",
+	fmt.Fprintf(w, "small files: chain %s, %d files of %s; large file: chain %s, %s; %d workers; medians of %d repetitions; %.0f s\n\n",
 		strings.Join(r.Params["chain"].([]string), ","), r.Params["files"], formatSize(r.Params["file_size"].(int64)),
-		formatSize(r.Params["large"].(int64)), r.Params["workers"], r.Params["reps"], r.Seconds)
+		strings.Join(r.Params["large_chain"].([]string), ","), formatSize(r.Params["large"].(int64)), r.Params["workers"], r.Params["reps"], r.Seconds)
 	if _, ran := r.Figures["small.sync.coreutils.files_per_s"]; ran && r.Params["coreutils_files"] != r.Params["files"] {
 		fmt.Fprintf(w, "the coreutils small-file runs drop %d files, not %d: their burst latencies are not comparable, their files/s are\n\n", r.Params["coreutils_files"], r.Params["files"])
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, pad("figure")+"\thost\tnative Go\tcoreutils\tcat\thost÷native\thost÷coreutils\thost÷cat\t")
 	for _, row := range tableRows {
-		if _, ok := r.Figures[row.key(sysHost)]; !ok {
+		if _, ok := r.Figures[row.key(row.subjectSys())]; !ok {
 			continue
 		}
-		cells := []string{pad(row.label), r.cell(row.key(sysHost))}
+		cells := []string{pad(row.label), r.cell(row.key(row.subjectSys()))}
 		for _, sys := range []string{sysNative, sysCoreutils, sysCat} {
 			if slices.Contains(row.bases, sys) {
 				cells = append(cells, r.cell(row.key(sys)))
@@ -199,6 +226,9 @@ func (r *Results) table(w io.Writer) {
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	tw.Flush()
+	if line := r.memoryLine(); line != "" {
+		fmt.Fprintf(w, "\n%s\n", line)
+	}
 	r.langsTable(w)
 	if len(r.Skipped) > 0 {
 		fmt.Fprintln(w)
@@ -208,7 +238,7 @@ func (r *Results) table(w io.Writer) {
 		}
 	}
 	if len(r.Targets) > 0 {
-		fmt.Fprintln(w, "\ntargets (issue 5):")
+		fmt.Fprintln(w, "\ntargets (issues 5 and 15):")
 		for _, t := range r.Targets {
 			verdict := "MISSED"
 			if t.Met {

@@ -88,13 +88,20 @@ func tree(pid int) []int {
 	return pids
 }
 
-func vmHWM(pid int) (int64, bool) {
+// vmHWM is a process's peak resident memory in KiB.
+func vmHWM(pid int) (int64, bool) { return procStatus(pid, "VmHWM:") }
+
+// vmRSS is a process's resident memory in KiB.
+func vmRSS(pid int) (int64, bool) { return procStatus(pid, "VmRSS:") }
+
+// procStatus reads a field in kB of /proc/PID/status.
+func procStatus(pid int, field string) (int64, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, false
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb, err == nil
 		}

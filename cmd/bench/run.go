@@ -27,7 +27,11 @@ const (
 type options struct {
 	host    string   // the host binary
 	plugins string   // folder of NAME.wasm files
-	chain   []string // the pipeline measured
+	chain   []string // the pipeline of the small-file phases
+	// largeChain is the pipeline of the large-file phase, where the host
+	// is measured against native Go doing the same work.
+	largeChain []string
+	config     string // the shipped config, whose pipeline the memory phase runs
 
 	files    int   // small files per run
 	shFiles  int   // small files per coreutils run, which is slow
@@ -58,7 +62,7 @@ type options struct {
 }
 
 // phases, in the order they run.
-var allPhases = []string{"startup", "small", "paced", "large", "langs"}
+var allPhases = []string{"startup", "small", "paced", "large", "memory", "langs"}
 
 // inFlightPerWorker is host.InFlightPerWorker: the host's watch mode
 // carries this many files at once per worker (claims, fsyncs and renames
@@ -76,7 +80,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintf(stderr, "usage: bench [flags]\n\nMeasures bin/host against native and coreutils baselines on generated inputs\n(see docs/BENCHMARKS.md). Run it from the repository root after make build.\n\n")
 		fs.PrintDefaults()
 	}
-	chain := fs.String("chain", "trim,upper,redact", "comma-separated plugins of the measured pipeline")
+	chain := fs.String("chain", "trim,upper,redact", "comma-separated plugins of the small-file pipeline")
+	largeChain := fs.String("large-chain", "trim,upper,grep", "comma-separated plugins of the large-file pipeline (grep drops the lines with WARN)")
+	fs.StringVar(&o.config, "config", "config.toml", "the shipped config: the memory phase runs its pipelines on a cold and a warm cache")
 	fs.StringVar(&o.host, "host", "bin/host", "host binary to measure")
 	fs.StringVar(&o.plugins, "plugins", "plugins", "folder holding the plugins' .wasm files")
 	fs.IntVar(&o.files, "files", 10000, "small files per run")
@@ -124,11 +130,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			}
 		}
 	}
-	for _, name := range strings.Split(*chain, ",") {
-		if name = strings.TrimSpace(name); name != "" {
-			o.chain = append(o.chain, name)
-		}
-	}
+	o.chain, o.largeChain = splitList(*chain), splitList(*largeChain)
 	o.phases = map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		p = strings.TrimSpace(p)
@@ -140,6 +142,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	switch {
 	case len(o.chain) == 0:
 		return nil, errors.New("-chain: no plugins")
+	case len(o.largeChain) == 0:
+		return nil, errors.New("-large-chain: no plugins")
 	case o.files < 1, o.reps < 1, o.workers < 1, o.startup < 1, o.langsLoads < 1:
 		return nil, errors.New("-files, -reps, -workers, -startup-plugins and -langs-loads must be at least 1")
 	case o.fileSize < 1, o.large < 1, o.langsSize < 1:
@@ -163,7 +167,14 @@ func (o *options) check() error {
 	if _, err := os.Stat(o.host); err != nil {
 		return fmt.Errorf("host binary: %w (run make build first, or pass -host)", err)
 	}
-	for _, name := range o.chain {
+	var need []string
+	if o.phases["small"] || o.phases["paced"] {
+		need = append(need, o.chain...)
+	}
+	if o.phases["large"] {
+		need = append(need, o.largeChain...)
+	}
+	for _, name := range need {
 		if _, err := os.Stat(filepath.Join(o.plugins, name+".wasm")); err != nil {
 			return fmt.Errorf("plugin %s: %w (run make build first, or pass -plugins)", name, err)
 		}
@@ -214,7 +225,7 @@ type bench struct {
 	o      *options
 	tmp    string
 	res    *Results
-	warmed bool // the chain's compilation cache is filled
+	warmed map[string]bool // chains whose compilation cache is filled
 }
 
 func (b *bench) all(ctx context.Context) error {
@@ -224,6 +235,7 @@ func (b *bench) all(ctx context.Context) error {
 		"small":   b.smallPhase,
 		"paced":   b.pacedPhase,
 		"large":   b.largePhase,
+		"memory":  b.memoryPhase,
 		"langs":   b.langsPhase,
 	}
 	for _, p := range allPhases {
@@ -239,6 +251,16 @@ func (b *bench) all(ctx context.Context) error {
 
 func (b *bench) logf(format string, args ...any) {
 	fmt.Fprintf(b.o.progress, "bench: "+format+"\n", args...)
+}
+
+func splitList(s string) []string {
+	var list []string
+	for _, name := range strings.Split(s, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			list = append(list, name)
+		}
+	}
+	return list
 }
 
 // sizeFlag is a byte count with an optional binary unit.

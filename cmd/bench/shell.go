@@ -14,44 +14,28 @@ import (
 	"time"
 )
 
-// shellStages are coreutils commands doing roughly what each example plugin
-// does, for the baselines. They are not byte-for-byte equal: sed's regular
-// expressions find e-mail, IP and card-like text without redact's checks
-// (no Luhn test, no IPv6 parse), and tr maps ASCII only. They run with
-// LC_ALL=C, sed's fastest mode, so the baseline is as strong as it can be.
-var shellStages = map[string]string{
-	"trim":  `sed -E 's/^[[:space:]]+//;s/[[:space:]]+$//'`,
-	"upper": `tr a-z A-Z`,
-	"lower": `tr A-Z a-z`,
-	"redact": `sed -E ` +
-		`-e 's/[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/[EMAIL]/g' ` +
-		`-e 's/([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:)*[0-9A-Fa-f]{0,4}::([0-9A-Fa-f]{1,4}:)*[0-9A-Fa-f]{0,4}/[IPV6]/g' ` +
-		`-e 's/([0-9]{1,3}\.){3}[0-9]{1,3}/[IPV4]/g' ` +
-		`-e 's/[2-6][0-9]{3}([ -]?[0-9]{4}){3}/[CARD]/g'`,
-}
-
 // shellPipeline returns the coreutils pipeline equivalent to the chain,
 // reading "$in" and writing "$out", or "" if a plugin has no equivalent.
 func shellPipeline(chain []string) string {
-	var stages []string
+	var cmds []string
 	for _, name := range chain {
-		s, ok := shellStages[name]
-		if !ok {
+		s, ok := stageOf(name)
+		if !ok || s.shell == "" {
 			return ""
 		}
-		stages = append(stages, s)
+		cmds = append(cmds, s.shell)
 	}
-	stages[0] += ` < "$in"`
-	stages[len(stages)-1] += ` > "$out"`
-	return strings.Join(stages, " | ")
+	cmds[0] += ` < "$in"`
+	cmds[len(cmds)-1] += ` > "$out"`
+	return strings.Join(cmds, " | ")
 }
 
 // coreutilsMissing says why the coreutils baseline cannot run, or "".
-func (b *bench) coreutilsMissing(watch bool) string {
-	if shellPipeline(b.o.chain) == "" {
-		return fmt.Sprintf("no coreutils equivalent for the chain %s (known: trim, upper, lower, redact)", strings.Join(b.o.chain, ","))
+func coreutilsMissing(chain []string, watch bool) string {
+	if shellPipeline(chain) == "" {
+		return fmt.Sprintf("no coreutils equivalent for the chain %s (known: trim, upper, lower, grep, redact)", strings.Join(chain, ","))
 	}
-	tools := []string{"bash", "sed", "tr"}
+	tools := []string{"bash", "sed", "tr", "grep"}
 	if watch {
 		tools = append(tools, "inotifywait", "xargs", "sync")
 	}

@@ -13,9 +13,10 @@ import (
 	"time"
 )
 
-// The systems measured on small files.
+// The systems measured.
 const (
 	sysHost      = "host"
+	sysHostC     = "host_c" // the host with the chain's C twins (large file)
 	sysNative    = "native"
 	sysCoreutils = "coreutils"
 	sysCat       = "cat"
@@ -58,7 +59,7 @@ func syncLabel(sync bool) string {
 // smallSystems lists the systems to run, and records why any is skipped.
 func (b *bench) smallSystems(phase string) []string {
 	systems := []string{sysHost, sysNative}
-	if why := b.coreutilsMissing(true); why != "" {
+	if why := coreutilsMissing(b.o.chain, true); why != "" {
 		b.res.skip(phase+".*.coreutils", why)
 	} else {
 		systems = append(systems, sysCoreutils)
@@ -69,7 +70,7 @@ func (b *bench) smallSystems(phase string) []string {
 // smallPhase drops o.files files at once into each system, with sync on
 // and off: files/s, and latency under a burst.
 func (b *bench) smallPhase(ctx context.Context, corpus []byte) error {
-	if err := b.warmCache(ctx); err != nil {
+	if err := b.warmCache(ctx, b.o.chain); err != nil {
 		return err
 	}
 	systems := b.smallSystems("small")
@@ -107,16 +108,17 @@ func (b *bench) smallPhase(ctx context.Context, corpus []byte) error {
 }
 
 // inTurn returns the systems in the order to run them in repetition rep:
+// each repetition starts one further along the list, so with two systems
 // host and native swap places every other repetition. Each run leaves
 // the filesystem in a state the next one pays for (ext4 without a journal
 // passes over the inodes freed in the last minute or more on every file
 // it creates), so neither should always run after the other.
-func inTurn(systems []string, rep int) []string {
-	out := slices.Clone(systems)
-	if rep%2 == 0 && len(out) >= 2 {
-		out[0], out[1] = out[1], out[0]
+func inTurn[T any](systems []T, rep int) []T {
+	if len(systems) == 0 {
+		return nil
 	}
-	return out
+	k := (rep - 1) % len(systems)
+	return slices.Concat(systems[k:], systems[:k])
 }
 
 // pacedPhase drops o.paced files one at a time at o.rate: the latency of a
@@ -125,7 +127,7 @@ func (b *bench) pacedPhase(ctx context.Context, corpus []byte) error {
 	if b.o.paced == 0 {
 		return nil
 	}
-	if err := b.warmCache(ctx); err != nil {
+	if err := b.warmCache(ctx, b.o.chain); err != nil {
 		return err
 	}
 	systems := b.smallSystems("paced")

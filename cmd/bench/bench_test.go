@@ -16,6 +16,15 @@ import (
 	"github.com/filehost/host/internal/wasmtest"
 )
 
+// The large phase runs this program as its native baseline (nativeCommand);
+// under go test, this program is the test binary.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == nativeCommand {
+		os.Exit(nativeMain(os.Args[2:], os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
 // TestQuickRun runs the whole harness on tiny inputs against a freshly
 // built host and the chain's plugins, and checks that every figure made it
 // into the JSON and that the temporary folder is gone. It says nothing

@@ -192,6 +192,7 @@ type Stats struct {
 // them.
 func (e *Engine) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 	start := time.Now()
+	defer limitLoadMemory()()
 	spec = spec.withDefaults()
 	bin, err := os.ReadFile(spec.Path)
 	if err != nil {

@@ -25,7 +25,7 @@ var loadLimit struct {
 
 // limitLoadMemory applies LoadMemoryLimit until the returned function is
 // called, counting loads that overlap so that the last one restores the
-// limit from before the first.
+// limit from before the first, and collects.
 func limitLoadMemory() (restore func()) {
 	loadLimit.Lock()
 	defer loadLimit.Unlock()
@@ -41,6 +41,11 @@ func limitLoadMemory() (restore func()) {
 		defer loadLimit.Unlock()
 		if loadLimit.loads--; loadLimit.loads == 0 {
 			debug.SetMemoryLimit(loadLimit.prev)
+			// Collect the compilers' garbage now: the collector paces
+			// the next cycle by what was live at the last one, which
+			// may have been mid-compile, and would let the first big
+			// file's buffers grow the heap to twice that.
+			debug.FreeOSMemory()
 		}
 	}
 }

@@ -55,7 +55,11 @@ func shrink(bin []byte) []byte {
 		r.off += size
 		switch id {
 		case 0:
-			name := (&reader{b: body}).name()
+			nr := &reader{b: body}
+			name := nr.name()
+			if nr.err != nil {
+				return bin // malformed: the runtime says so
+			}
 			if name != "name" && name != "metadata.code.branch_hint" && !strings.HasPrefix(name, ".debug_") {
 				dropped = true
 				continue

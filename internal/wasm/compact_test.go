@@ -146,7 +146,9 @@ func TestShrinkMergesOnlyWhenSafe(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range [][]byte{nil, []byte("\x00asm"), []byte("\x00asm\x01\x00\x00\x00\x0b\x05\x01")} {
+	for _, bad := range [][]byte{nil, []byte("\x00asm"), []byte("\x00asm\x01\x00\x00\x00\x0b\x05\x01"),
+		// a custom section whose name runs past its end
+		[]byte("\x00asm\x01\x00\x00\x00\x00\x02\x09a")} {
 		if out := shrink(bad); !bytes.Equal(out, bad) {
 			t.Errorf("shrink(%q) = %q, want it unchanged", bad, out)
 		}

@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -117,15 +116,10 @@ func (c Config) Only(keys ...string) error {
 }
 
 // Decode decodes the whole config into v, a pointer to a struct with json
-// tags; unknown keys are an error. Calling it links encoding/json, about
-// 0.9 MB more .wasm (and ~4x that of host memory per loaded plugin); the
-// typed getters above do not.
+// tags, as encoding/json would with unknown fields disallowed; unknown
+// keys are an error. The SDK does it without encoding/json (decode.go).
 func (c Config) Decode(v any) error {
-	raw, err := json.Marshal(c)
-	if err != nil {
-		return err
-	}
-	return decodeStrict(raw, v)
+	return decodeStrict(c, v)
 }
 
 // typeError says what the key holds in the words fmt's "%v (%T)" would use.

@@ -192,6 +192,7 @@ type Stats struct {
 // them.
 func (e *Engine) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 	start := time.Now()
+	defer limitLoadMemory()()
 	spec = spec.withDefaults()
 	bin, err := os.ReadFile(spec.Path)
 	if err != nil {
@@ -230,7 +231,9 @@ func (p *Plugin) init(ctx context.Context, bin []byte) error {
 	if err := p.hostModule(ctx); err != nil {
 		return err
 	}
-	compiled, err := p.rt.CompileModule(ctx, bin)
+	// The compilation cache is keyed by the shrunk bytes; p.sha256 stays
+	// the file's.
+	compiled, err := p.rt.CompileModule(ctx, shrink(bin))
 	if err != nil {
 		return fmt.Errorf("compile: %w", err)
 	}

@@ -49,7 +49,10 @@ type Stream interface {
 }
 
 // Map registers fn to replace each line with the line it returns. The SDK
-// copies the result at once, so fn may return a buffer it reuses.
+// copies the result at once, so fn may return a buffer it reuses. fn may
+// also change line in place and return it, or a part of it (as
+// bytes.TrimSpace does), which costs no copy at all; line is valid only
+// until fn returns.
 func Map(fn func(line []byte) []byte) {
 	Handle(&lineFunc{mapFn: fn, fn: func(line []byte, emit func([]byte)) error {
 		emit(fn(line))
@@ -222,12 +225,12 @@ func (pl *plugin) chunk(data []byte) error {
 	}
 	for len(data) > 0 {
 		var line []byte
-		i := bytes.IndexByte(data, '\n')
+		i := indexNL(data)
 		if i < 0 {
 			line, data = data, nil
 			pl.curTerm = nil
 		} else {
-			line, data = data[:i], data[i+1:]
+			line, data = data[:i:i], data[i+1:] // an append by the handler cannot reach the next line
 			if i > 0 && line[i-1] == '\r' {
 				line = line[:i-1]
 				pl.curTerm = crlf
@@ -249,16 +252,86 @@ func (pl *plugin) chunk(data []byte) error {
 // chunkDirect is chunk for a Map or Filter handler, which it calls
 // directly: in Wasm every call through an interface or a closure costs
 // much, and the general path makes three a line.
+//
+// The output is built in place, in data: the host's buffer is the
+// plugin's to change during the call (docs/ABI.md), and a handler's result
+// is never longer than its line in the common case. A line kept as it is
+// stays where it is, so a run of such lines costs no copy until a line
+// before it was dropped or changed, and then one copy for the whole run.
+// A result that does not fit before the next line sends the rest of the
+// chunk to the general way, appending to pl.out.
 func (pl *plugin) chunkDirect(h *lineFunc, data []byte) {
+	w := 0   // the output so far is data[:w]
+	run := 0 // and data[run:i] is output still to move to w
+	i := 0   // where the next line starts
+	for i < len(data) {
+		end, next := len(data), len(data) // the line's content ends at end
+		var term []byte
+		if j := indexNL(data[i:]); j >= 0 {
+			end, next, term = i+j, i+j+1, lf
+			if j > 0 && data[end-1] == '\r' {
+				end, term = end-1, crlf
+			}
+			pl.lastTerm = term
+		}
+		pl.curTerm = term
+		line := data[i:end:end] // an append by the handler cannot reach the next line
+		if h.mapFn == nil {
+			if !h.keep(line) {
+				w += moveRun(data, w, run, i)
+				run = next
+			} else if term == nil {
+				pl.open = true
+			}
+			i = next
+			continue
+		}
+		if term == nil { // the file's last line, emitted without one
+			pl.open = true
+		}
+		r := h.mapFn(line)
+		if len(r) == len(line) && (len(r) == 0 || &r[0] == &line[0]) {
+			i = next // unchanged, or changed in place: part of the run
+			continue
+		}
+		w += moveRun(data, w, run, i)
+		if w+len(r) > end {
+			// No room: the general way from here on.
+			pl.out = append(pl.out, data[:w]...)
+			pl.out = append(pl.out, r...)
+			pl.out = append(pl.out, term...)
+			pl.chunkAppend(h, data[next:])
+			return
+		}
+		w += copy(data[w:], r)
+		w += copy(data[w:], data[end:next]) // the terminator, still in place
+		run, i = next, next
+	}
+	w += moveRun(data, w, run, i)
+	pl.emitChunk(data[:w])
+}
+
+// moveRun moves the output data[run:i] down to data[w:] and returns its
+// length.
+func moveRun(data []byte, w, run, i int) int {
+	if w != run {
+		copy(data[w:], data[run:i])
+	}
+	return i - run
+}
+
+// chunkAppend is chunkDirect appending each result to pl.out, for a chunk
+// whose output outgrows it.
+func (pl *plugin) chunkAppend(h *lineFunc, data []byte) {
 	for len(data) > 0 {
 		var line, term []byte
-		i := bytes.IndexByte(data, '\n')
+		i := indexNL(data)
 		if i < 0 {
 			line, data = data, nil
 		} else {
-			line, data, term = data[:i], data[i+1:], lf
+			line, data, term = data[:i:i], data[i+1:], lf
 			if i > 0 && line[i-1] == '\r' {
-				line, term = line[:i-1], crlf
+				line, term = line[:i-1:i-1], crlf
 			}
 			pl.lastTerm = term
 		}
@@ -275,17 +348,24 @@ func (pl *plugin) chunkDirect(h *lineFunc, data []byte) {
 			pl.flush()
 		}
 	}
-	// Each chunk's output is handed over before the call returns: the
-	// host may run the next chunk on another instance (plugin_stateless).
-	// The collector's goroutines get their turn first: emitting with a
-	// cycle unfinished lets a plugin that allocates per line run out of
-	// memory (TestGarbageIsCollected), for reasons not yet understood.
-	if len(pl.out) > 0 {
+	pl.emitChunk(pl.out)
+	pl.out = pl.out[:0]
+}
+
+// emitChunk hands a chunk's output over before plugin_chunk returns: the
+// host may run the next chunk on another instance (plugin_stateless).
+// The collector's goroutines get their turn first: emitting with a cycle
+// unfinished lets a plugin that allocates per line run out of memory
+// (TestGarbageIsCollected), for reasons not yet understood.
+func (pl *plugin) emitChunk(out []byte) {
+	if len(out) > 0 {
 		runtime.Gosched()
-		hostEmit(pl.out)
-		pl.out = pl.out[:0]
+		hostEmit(out)
 	}
 }
+
+// indexNL returns the index of the first '\n' in b, or -1.
+func indexNL(b []byte) int { return bytes.IndexByte(b, '\n') }
 
 // stateless reports whether the registered handler keeps no state between
 // chunks: Map and Filter.

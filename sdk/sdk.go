@@ -29,7 +29,6 @@
 package sdk
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"runtime"
@@ -363,9 +362,6 @@ func (pl *plugin) emitChunk(out []byte) {
 		hostEmit(out)
 	}
 }
-
-// indexNL returns the index of the first '\n' in b, or -1.
-func indexNL(b []byte) int { return bytes.IndexByte(b, '\n') }
 
 // stateless reports whether the registered handler keeps no state between
 // chunks: Map and Filter.

@@ -98,6 +98,39 @@ func TestRunChunkBoundaries(t *testing.T) {
 	}
 }
 
+// TestRunLineSplit checks the SDK's line split as compiled to Wasm (an
+// assembly loop there, eight bytes at a time): lines of every length up to
+// a few words, so that each '\n' falls at every place in a word, through
+// trim (a Map that shrinks lines, so a wrong split shows) and grep (a
+// Filter), against the same work done here.
+func TestRunLineSplit(t *testing.T) {
+	trim := load(t, wasm.Spec{Name: "trim", Path: wasmtest.Plugin(t, "trim")})
+	grep := load(t, wasm.Spec{Name: "grep", Path: wasmtest.Plugin(t, "grep"), Config: []byte(`{"pattern":"y","invert":true}`)})
+	var in, want strings.Builder
+	for n := range 40 {
+		for _, end := range []string{"\n", "\r\n"} {
+			for lead := range 3 {
+				line := strings.Repeat(" ", lead) + strings.Repeat("x", n) + []string{"", "y", "z"}[n%3] + "\x00\t "[:n%4]
+				in.WriteString(line + end)
+				if trimmed := strings.TrimSpace(line); !strings.Contains(trimmed, "y") {
+					want.WriteString(trimmed + end)
+				}
+			}
+		}
+	}
+	in.WriteString("  last x")
+	want.WriteString("last x")
+	for _, size := range []int{64, 1 << 16} {
+		got, err := run(t, []*wasm.Plugin{trim, grep}, in.String(), wasm.Limits{ChunkSize: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want.String() {
+			t.Fatalf("chunk %d: got %q, want %q", size, got, want.String())
+		}
+	}
+}
+
 func TestRunLongLine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("64 MiB line")

@@ -62,6 +62,8 @@ func TestChunkDirectMatchesGeneral(t *testing.T) {
 		}
 	}
 	inputs := []string{"", "a", "a\n", "a\r\nb\n\nc", "\r\n\r\n", "x\ry\n", "last\r", "\n", "ab\r\ncd\ne"}
+	// More lines than chunkDirect finds with one call.
+	inputs = append(inputs, strings.Repeat("a\n \r\n", lineBatch), strings.Repeat(" xy\n\n", lineBatch)+"tail", strings.Repeat("\n", lineBatch+1))
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 200 {
 		var b strings.Builder

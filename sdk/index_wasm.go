@@ -11,3 +11,11 @@ package sdk
 //
 //go:noescape
 func indexNL(b []byte) int
+
+// lineEnds stores in ends the index of each '\n' in b, in order, until
+// ends is full, and returns how many it stored. It is indexNL for many
+// lines at once, in assembly too: in Wasm a call per line costs more than
+// the search.
+//
+//go:noescape
+func lineEnds(b []byte, ends []int32) int

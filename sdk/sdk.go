@@ -108,7 +108,7 @@ func Failf(format string, args ...any) error {
 // "\r\n", or "" for a file's last line when it has none. Handlers that
 // count bytes or rebuild the input exactly use it.
 func LineEnding() string {
-	switch len(p.curTerm) {
+	switch p.curTerm {
 	case 1:
 		return "\n"
 	case 2:
@@ -154,19 +154,27 @@ type plugin struct {
 	meta      []byte // the metadata document and its NUL, from Describe
 
 	out      []byte // output batched for one host emit
-	lastTerm []byte // terminator of the last terminated input line
-	curTerm  []byte // terminator of the line being handled
+	lastTerm int    // terminator of the last terminated input line (see term)
+	curTerm  int    // terminator of the line being handled
 	open     bool   // output ends in a line emitted without terminator
 	emitLine func([]byte)
 	emitEnd  func([]byte)
+	ends     [lineBatch]int32 // where the lines of a chunk end (chunkDirect)
 }
 
 var p = newPlugin()
 
-var (
-	lf   = []byte("\n")
-	crlf = []byte("\r\n")
-)
+// Terminators are kept as their length: 0 (none), 1 ("\n") or 2 ("\r\n"),
+// an integer being cheaper to store per line than a slice.
+const lf, crlf = 1, 2
+
+// term returns the terminator of length n.
+func term(n int) []byte { return crlfBytes[2-n:] }
+
+var crlfBytes = []byte("\r\n")
+
+// lineBatch is how many line ends chunkDirect finds with one call.
+const lineBatch = 1024
 
 // outFlush is the size at which batched output is handed to the host.
 const outFlush = 64 << 10
@@ -175,16 +183,16 @@ func newPlugin() *plugin {
 	pl := &plugin{lastTerm: lf}
 	pl.emitLine = func(b []byte) {
 		pl.out = append(pl.out, b...)
-		pl.out = append(pl.out, pl.curTerm...)
-		pl.open = len(pl.curTerm) == 0
+		pl.out = append(pl.out, term(pl.curTerm)...)
+		pl.open = pl.curTerm == 0
 	}
 	pl.emitEnd = func(b []byte) {
 		if pl.open { // keep end lines apart from an unterminated last line
-			pl.out = append(pl.out, pl.lastTerm...)
+			pl.out = append(pl.out, term(pl.lastTerm)...)
 			pl.open = false
 		}
 		pl.out = append(pl.out, b...)
-		pl.out = append(pl.out, pl.lastTerm...)
+		pl.out = append(pl.out, term(pl.lastTerm)...)
 	}
 	return pl
 }
@@ -227,7 +235,7 @@ func (pl *plugin) chunk(data []byte) error {
 		i := indexNL(data)
 		if i < 0 {
 			line, data = data, nil
-			pl.curTerm = nil
+			pl.curTerm = 0
 		} else {
 			line, data = data[:i:i], data[i+1:] // an append by the handler cannot reach the next line
 			if i > 0 && line[i-1] == '\r' {
@@ -264,47 +272,57 @@ func (pl *plugin) chunkDirect(h *lineFunc, data []byte) {
 	run := 0 // and data[run:i] is output still to move to w
 	i := 0   // where the next line starts
 	for i < len(data) {
-		end, next := len(data), len(data) // the line's content ends at end
-		var term []byte
-		if j := indexNL(data[i:]); j >= 0 {
-			end, next, term = i+j, i+j+1, lf
-			if j > 0 && data[end-1] == '\r' {
-				end, term = end-1, crlf
-			}
-			pl.lastTerm = term
+		// One call finds the ends of many lines: in Wasm a call per line
+		// costs more than the search.
+		base, ends := i, pl.ends[:]
+		n := lineEnds(data[i:], ends)
+		if n < len(ends) && (n == 0 || base+int(ends[n-1])+1 < len(data)) {
+			ends[n] = int32(len(data) - base) // the file's last line, unterminated
+			n++
 		}
-		pl.curTerm = term
-		line := data[i:end:end] // an append by the handler cannot reach the next line
-		if h.mapFn == nil {
-			if !h.keep(line) {
-				w += moveRun(data, w, run, i)
-				run = next
-			} else if term == nil {
+		for _, e := range ends[:n] {
+			end := base + int(e) // where the line's content ends
+			next, tl := end, 0   // where the next line starts; the terminator
+			if end < len(data) {
+				next, tl = end+1, lf
+				if end > i && data[end-1] == '\r' {
+					end, tl = end-1, crlf
+				}
+				pl.lastTerm = tl
+			}
+			pl.curTerm = tl
+			line := data[i:end:end] // an append by the handler cannot reach the next line
+			if h.mapFn == nil {
+				if !h.keep(line) {
+					w += moveRun(data, w, run, i)
+					run = next
+				} else if tl == 0 {
+					pl.open = true
+				}
+				i = next
+				continue
+			}
+			if tl == 0 { // the file's last line, emitted without one
 				pl.open = true
 			}
-			i = next
-			continue
+			r := h.mapFn(line)
+			if len(r) == len(line) && (len(r) == 0 || &r[0] == &line[0]) {
+				i = next // unchanged, or changed in place: part of the run
+				continue
+			}
+			w += moveRun(data, w, run, i)
+			if w+len(r) > end {
+				// No room: the general way from here on.
+				pl.out = append(pl.out, data[:w]...)
+				pl.out = append(pl.out, r...)
+				pl.out = append(pl.out, term(tl)...)
+				pl.chunkAppend(h, data[next:])
+				return
+			}
+			w += copy(data[w:], r)
+			w += copy(data[w:], data[end:next]) // the terminator, still in place
+			run, i = next, next
 		}
-		if term == nil { // the file's last line, emitted without one
-			pl.open = true
-		}
-		r := h.mapFn(line)
-		if len(r) == len(line) && (len(r) == 0 || &r[0] == &line[0]) {
-			i = next // unchanged, or changed in place: part of the run
-			continue
-		}
-		w += moveRun(data, w, run, i)
-		if w+len(r) > end {
-			// No room: the general way from here on.
-			pl.out = append(pl.out, data[:w]...)
-			pl.out = append(pl.out, r...)
-			pl.out = append(pl.out, term...)
-			pl.chunkAppend(h, data[next:])
-			return
-		}
-		w += copy(data[w:], r)
-		w += copy(data[w:], data[end:next]) // the terminator, still in place
-		run, i = next, next
 	}
 	w += moveRun(data, w, run, i)
 	pl.emitChunk(data[:w])
@@ -323,26 +341,27 @@ func moveRun(data []byte, w, run, i int) int {
 // whose output outgrows it.
 func (pl *plugin) chunkAppend(h *lineFunc, data []byte) {
 	for len(data) > 0 {
-		var line, term []byte
+		var line []byte
+		tl := 0
 		i := indexNL(data)
 		if i < 0 {
 			line, data = data, nil
 		} else {
-			line, data, term = data[:i:i], data[i+1:], lf
+			line, data, tl = data[:i:i], data[i+1:], lf
 			if i > 0 && line[i-1] == '\r' {
-				line, term = line[:i-1:i-1], crlf
+				line, tl = line[:i-1:i-1], crlf
 			}
-			pl.lastTerm = term
+			pl.lastTerm = tl
 		}
-		pl.curTerm = term
+		pl.curTerm = tl
 		if h.mapFn != nil {
 			line = h.mapFn(line)
 		} else if !h.keep(line) {
 			continue
 		}
 		pl.out = append(pl.out, line...)
-		pl.out = append(pl.out, term...)
-		pl.open = len(term) == 0
+		pl.out = append(pl.out, term(tl)...)
+		pl.open = tl == 0
 		if len(pl.out) >= outFlush {
 			pl.flush()
 		}
@@ -432,7 +451,7 @@ func (w *whole) Begin(name string) error {
 
 func (w *whole) Line(line []byte, _ func([]byte)) error {
 	w.buf = append(w.buf, line...)
-	w.buf = append(w.buf, p.curTerm...)
+	w.buf = append(w.buf, term(p.curTerm)...)
 	return nil
 }
 

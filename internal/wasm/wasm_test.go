@@ -118,6 +118,13 @@ func TestRunLineSplit(t *testing.T) {
 			}
 		}
 	}
+	for i := range 3000 { // more lines than the SDK finds with one call
+		line := strings.Repeat(" ", i%2) + strings.Repeat("y", i%5/4) + strings.Repeat("x", i%3)
+		in.WriteString(line + "\n")
+		if !strings.Contains(line, "y") {
+			want.WriteString(strings.TrimSpace(line) + "\n")
+		}
+	}
 	in.WriteString("  last x")
 	want.WriteString("last x")
 	for _, size := range []int{64, 1 << 16} {
@@ -127,6 +134,18 @@ func TestRunLineSplit(t *testing.T) {
 		}
 		if got != want.String() {
 			t.Fatalf("chunk %d: got %q, want %q", size, got, want.String())
+		}
+	}
+	// The SDK's batch of line ends fills up within the last word of the
+	// chunk, where it tests a byte at a time.
+	for _, n := range []int{1024, 1025, 1030, 1031, 1032} {
+		in := strings.Repeat("\n", n) + " x"
+		got, err := run(t, []*wasm.Plugin{trim, grep}, in, wasm.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.Repeat("\n", n) + "x"; got != want {
+			t.Fatalf("%d empty lines: got %q, want %q", n, got, want)
 		}
 	}
 }

@@ -52,10 +52,10 @@ func checkUpper(t testing.TB, line []byte) {
 // TestUpperMatchesReference tries every byte at every place of a word and
 // past it, and random lines mixing ASCII, UTF-8 and invalid bytes.
 func TestUpperMatchesReference(t *testing.T) {
-	for n := range 18 {
+	for n := range 41 { // past the four-word turn too
 		for pos := range n {
 			for c := range 256 {
-				line := []byte("abcdefghijklmnopqrstuvwxyz"[:n])
+				line := []byte("abcdefghijklmnopqrstuvwxyz0123456789 {}@ABC"[:n])
 				line[pos] = byte(c)
 				checkUpper(t, line)
 			}

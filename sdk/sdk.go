@@ -29,7 +29,6 @@
 package sdk
 
 import (
-	"bytes"
 	"errors"
 	"runtime"
 )
@@ -48,7 +47,10 @@ type Stream interface {
 }
 
 // Map registers fn to replace each line with the line it returns. The SDK
-// copies the result at once, so fn may return a buffer it reuses.
+// copies the result at once, so fn may return a buffer it reuses. fn may
+// also change line in place and return it, or a part of it (as
+// bytes.TrimSpace does), which costs no copy at all; line is valid only
+// until fn returns.
 func Map(fn func(line []byte) []byte) {
 	Handle(&lineFunc{mapFn: fn, fn: func(line []byte, emit func([]byte)) error {
 		emit(fn(line))
@@ -104,7 +106,7 @@ func Failf(format string, args ...any) error {
 // "\r\n", or "" for a file's last line when it has none. Handlers that
 // count bytes or rebuild the input exactly use it.
 func LineEnding() string {
-	switch len(p.curTerm) {
+	switch p.curTerm {
 	case 1:
 		return "\n"
 	case 2:
@@ -148,19 +150,27 @@ type plugin struct {
 	meta      []byte // the metadata document and its NUL, from Describe
 
 	out      []byte // output batched for one host emit
-	lastTerm []byte // terminator of the last terminated input line
-	curTerm  []byte // terminator of the line being handled
+	lastTerm int    // terminator of the last terminated input line (see term)
+	curTerm  int    // terminator of the line being handled
 	open     bool   // output ends in a line emitted without terminator
 	emitLine func([]byte)
 	emitEnd  func([]byte)
+	ends     [lineBatch]int32 // where the lines of a chunk end (chunkDirect)
 }
 
 var p = newPlugin()
 
-var (
-	lf   = []byte("\n")
-	crlf = []byte("\r\n")
-)
+// Terminators are kept as their length: 0 (none), 1 ("\n") or 2 ("\r\n"),
+// an integer being cheaper to store per line than a slice.
+const lf, crlf = 1, 2
+
+// term returns the terminator of length n.
+func term(n int) []byte { return crlfBytes[2-n:] }
+
+var crlfBytes = []byte("\r\n")
+
+// lineBatch is how many line ends chunkDirect finds with one call.
+const lineBatch = 1024
 
 // outFlush is the size at which batched output is handed to the host.
 const outFlush = 64 << 10
@@ -169,16 +179,16 @@ func newPlugin() *plugin {
 	pl := &plugin{lastTerm: lf}
 	pl.emitLine = func(b []byte) {
 		pl.out = append(pl.out, b...)
-		pl.out = append(pl.out, pl.curTerm...)
-		pl.open = len(pl.curTerm) == 0
+		pl.out = append(pl.out, term(pl.curTerm)...)
+		pl.open = pl.curTerm == 0
 	}
 	pl.emitEnd = func(b []byte) {
 		if pl.open { // keep end lines apart from an unterminated last line
-			pl.out = append(pl.out, pl.lastTerm...)
+			pl.out = append(pl.out, term(pl.lastTerm)...)
 			pl.open = false
 		}
 		pl.out = append(pl.out, b...)
-		pl.out = append(pl.out, pl.lastTerm...)
+		pl.out = append(pl.out, term(pl.lastTerm)...)
 	}
 	return pl
 }
@@ -218,12 +228,12 @@ func (pl *plugin) chunk(data []byte) error {
 	}
 	for len(data) > 0 {
 		var line []byte
-		i := bytes.IndexByte(data, '\n')
+		i := indexNL(data)
 		if i < 0 {
 			line, data = data, nil
-			pl.curTerm = nil
+			pl.curTerm = 0
 		} else {
-			line, data = data[:i], data[i+1:]
+			line, data = data[:i:i], data[i+1:] // an append by the handler cannot reach the next line
 			if i > 0 && line[i-1] == '\r' {
 				line = line[:i-1]
 				pl.curTerm = crlf
@@ -245,41 +255,126 @@ func (pl *plugin) chunk(data []byte) error {
 // chunkDirect is chunk for a Map or Filter handler, which it calls
 // directly: in Wasm every call through an interface or a closure costs
 // much, and the general path makes three a line.
+//
+// The output is built in place, in data: the host's buffer is the
+// plugin's to change during the call (docs/ABI.md), and a handler's result
+// is never longer than its line in the common case. A line kept as it is
+// stays where it is, so a run of such lines costs no copy until a line
+// before it was dropped or changed, and then one copy for the whole run.
+// A result that does not fit before the next line sends the rest of the
+// chunk to the general way, appending to pl.out.
 func (pl *plugin) chunkDirect(h *lineFunc, data []byte) {
+	w := 0   // the output so far is data[:w]
+	run := 0 // and data[run:i] is output still to move to w
+	i := 0   // where the next line starts
+	for i < len(data) {
+		// One call finds the ends of many lines: in Wasm a call per line
+		// costs more than the search.
+		base, ends := i, pl.ends[:]
+		n := lineEnds(data[i:], ends)
+		if n < len(ends) && (n == 0 || base+int(ends[n-1])+1 < len(data)) {
+			ends[n] = int32(len(data) - base) // the file's last line, unterminated
+			n++
+		}
+		for _, e := range ends[:n] {
+			end := base + int(e) // where the line's content ends
+			next, tl := end, 0   // where the next line starts; the terminator
+			if end < len(data) {
+				next, tl = end+1, lf
+				if end > i && data[end-1] == '\r' {
+					end, tl = end-1, crlf
+				}
+				pl.lastTerm = tl
+			}
+			pl.curTerm = tl
+			line := data[i:end:end] // an append by the handler cannot reach the next line
+			if h.mapFn == nil {
+				if !h.keep(line) {
+					w += moveRun(data, w, run, i)
+					run = next
+				} else if tl == 0 {
+					pl.open = true
+				}
+				i = next
+				continue
+			}
+			if tl == 0 { // the file's last line, emitted without one
+				pl.open = true
+			}
+			r := h.mapFn(line)
+			if len(r) == len(line) && (len(r) == 0 || &r[0] == &line[0]) {
+				i = next // unchanged, or changed in place: part of the run
+				continue
+			}
+			w += moveRun(data, w, run, i)
+			if w+len(r) > end {
+				// No room: the general way from here on.
+				pl.out = append(pl.out, data[:w]...)
+				pl.out = append(pl.out, r...)
+				pl.out = append(pl.out, term(tl)...)
+				pl.chunkAppend(h, data[next:])
+				return
+			}
+			w += copy(data[w:], r)
+			w += copy(data[w:], data[end:next]) // the terminator, still in place
+			run, i = next, next
+		}
+	}
+	w += moveRun(data, w, run, i)
+	pl.emitChunk(data[:w])
+}
+
+// moveRun moves the output data[run:i] down to data[w:] and returns its
+// length.
+func moveRun(data []byte, w, run, i int) int {
+	if w != run {
+		copy(data[w:], data[run:i])
+	}
+	return i - run
+}
+
+// chunkAppend is chunkDirect appending each result to pl.out, for a chunk
+// whose output outgrows it.
+func (pl *plugin) chunkAppend(h *lineFunc, data []byte) {
 	for len(data) > 0 {
-		var line, term []byte
-		i := bytes.IndexByte(data, '\n')
+		var line []byte
+		tl := 0
+		i := indexNL(data)
 		if i < 0 {
 			line, data = data, nil
 		} else {
-			line, data, term = data[:i], data[i+1:], lf
+			line, data, tl = data[:i:i], data[i+1:], lf
 			if i > 0 && line[i-1] == '\r' {
-				line, term = line[:i-1], crlf
+				line, tl = line[:i-1:i-1], crlf
 			}
-			pl.lastTerm = term
+			pl.lastTerm = tl
 		}
-		pl.curTerm = term
+		pl.curTerm = tl
 		if h.mapFn != nil {
 			line = h.mapFn(line)
 		} else if !h.keep(line) {
 			continue
 		}
 		pl.out = append(pl.out, line...)
-		pl.out = append(pl.out, term...)
-		pl.open = len(term) == 0
+		pl.out = append(pl.out, term(tl)...)
+		pl.open = tl == 0
 		if len(pl.out) >= outFlush {
 			pl.flush()
 		}
 	}
-	// Each chunk's output is handed over before the call returns: the
-	// host may run the next chunk on another instance (plugin_stateless).
-	// The collector's goroutines get their turn first: emitting with a
-	// cycle unfinished lets a plugin that allocates per line run out of
-	// memory (TestGarbageIsCollected), for reasons not yet understood.
-	if len(pl.out) > 0 {
+	pl.emitChunk(pl.out)
+	pl.out = pl.out[:0]
+}
+
+// emitChunk hands a chunk's output over before plugin_chunk returns: the
+// host may run the next chunk on another instance (plugin_stateless).
+// The collector's goroutines get their turn first: emitting with a cycle
+// unfinished lets a plugin that allocates per line run out of memory
+// (TestGarbageIsCollected), for reasons not yet understood.
+func (pl *plugin) emitChunk(out []byte) {
+	if len(out) > 0 {
 		runtime.Gosched()
-		hostEmit(pl.out)
-		pl.out = pl.out[:0]
+		hostEmit(out)
 	}
 }
 
@@ -352,7 +447,7 @@ func (w *whole) Begin(name string) error {
 
 func (w *whole) Line(line []byte, _ func([]byte)) error {
 	w.buf = append(w.buf, line...)
-	w.buf = append(w.buf, p.curTerm...)
+	w.buf = append(w.buf, term(p.curTerm)...)
 	return nil
 }
 

@@ -98,6 +98,58 @@ func TestRunChunkBoundaries(t *testing.T) {
 	}
 }
 
+// TestRunLineSplit checks the SDK's line split as compiled to Wasm (an
+// assembly loop there, eight bytes at a time): lines of every length up to
+// a few words, so that each '\n' falls at every place in a word, through
+// trim (a Map that shrinks lines, so a wrong split shows) and grep (a
+// Filter), against the same work done here.
+func TestRunLineSplit(t *testing.T) {
+	trim := load(t, wasm.Spec{Name: "trim", Path: wasmtest.Plugin(t, "trim")})
+	grep := load(t, wasm.Spec{Name: "grep", Path: wasmtest.Plugin(t, "grep"), Config: []byte(`{"pattern":"y","invert":true}`)})
+	var in, want strings.Builder
+	for n := range 40 {
+		for _, end := range []string{"\n", "\r\n"} {
+			for lead := range 3 {
+				line := strings.Repeat(" ", lead) + strings.Repeat("x", n) + []string{"", "y", "z"}[n%3] + "\x00\t "[:n%4]
+				in.WriteString(line + end)
+				if trimmed := strings.TrimSpace(line); !strings.Contains(trimmed, "y") {
+					want.WriteString(trimmed + end)
+				}
+			}
+		}
+	}
+	for i := range 3000 { // more lines than the SDK finds with one call
+		line := strings.Repeat(" ", i%2) + strings.Repeat("y", i%5/4) + strings.Repeat("x", i%3)
+		in.WriteString(line + "\n")
+		if !strings.Contains(line, "y") {
+			want.WriteString(strings.TrimSpace(line) + "\n")
+		}
+	}
+	in.WriteString("  last x")
+	want.WriteString("last x")
+	for _, size := range []int{64, 1 << 16} {
+		got, err := run(t, []*wasm.Plugin{trim, grep}, in.String(), wasm.Limits{ChunkSize: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want.String() {
+			t.Fatalf("chunk %d: got %q, want %q", size, got, want.String())
+		}
+	}
+	// The SDK's batch of line ends fills up within the last word of the
+	// chunk, where it tests a byte at a time.
+	for _, n := range []int{1024, 1025, 1030, 1031, 1032} {
+		in := strings.Repeat("\n", n) + " x"
+		got, err := run(t, []*wasm.Plugin{trim, grep}, in, wasm.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.Repeat("\n", n) + "x"; got != want {
+			t.Fatalf("%d empty lines: got %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestRunLongLine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("64 MiB line")

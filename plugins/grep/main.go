@@ -11,14 +11,18 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"regexp"
+	"regexp/syntax"
+	"unicode/utf8"
 
 	"github.com/filehost/host/sdk"
 )
 
 var (
 	re     *regexp.Regexp
+	lit    []byte // the pattern, when it is a plain literal (see literal)
 	invert bool
 )
 
@@ -58,10 +62,43 @@ func init() {
 		if re, err = regexp.Compile(expr); err != nil {
 			return errors.New(`config key "pattern": ` + err.Error())
 		}
-		invert = inv
+		lit, invert = literal(expr), inv
 		return nil
 	})
-	sdk.Filter(func(line []byte) bool { return re.Match(line) != invert })
+	sdk.Filter(func(line []byte) bool { return match(line) != invert })
+}
+
+// match reports whether line matches the pattern.
+func match(line []byte) bool {
+	if lit != nil {
+		return bytes.Contains(line, lit)
+	}
+	return re.Match(line)
+}
+
+// literal returns the text a pattern matches when it is a plain literal,
+// such as `WARN` or `a\.b`, and nil otherwise. Such a pattern matches
+// exactly the lines that contain its bytes, which bytes.Contains finds
+// several times faster in Wasm than the regexp engine, whose set-up costs
+// much per line. A literal with U+FFFD is left to the regexp, which reads
+// each invalid byte of a line as U+FFFD; for any other, the raw bytes
+// agree with the regexp's reading, since UTF-8 resynchronises at every
+// byte that starts a character.
+func literal(expr string) []byte {
+	r, err := syntax.Parse(expr, syntax.Perl) // as regexp.Compile does
+	if err != nil {
+		return nil
+	}
+	r = r.Simplify()
+	if r.Op != syntax.OpLiteral || r.Flags&syntax.FoldCase != 0 {
+		return nil
+	}
+	for _, c := range r.Rune {
+		if c == utf8.RuneError {
+			return nil
+		}
+	}
+	return []byte(string(r.Rune))
 }
 
 func main() {}

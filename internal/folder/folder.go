@@ -68,6 +68,10 @@ type Folder struct {
 	// noReplace is set once this folder's filesystem refuses
 	// RENAME_NOREPLACE; only this folder then uses the fallback.
 	noReplace atomic.Bool
+	// exclusive is set while this process holds the folder's lock (Lock):
+	// no other process then recovers the folder, so its claimed and
+	// temporary files need no flock of their own (see fileLocks).
+	exclusive atomic.Bool
 	reap      reaper
 	syncs     sharedSyncs
 }
@@ -127,6 +131,7 @@ func (f *Folder) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.lock != nil {
+		f.exclusive.Store(false)
 		f.lock.Close()
 		f.lock = nil
 	}

@@ -3,6 +3,7 @@ package folder
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -694,5 +695,63 @@ func TestCloseWaitsForClaims(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.d != nil {
 		t.Error("handles still open after the last claim was released")
+	}
+}
+
+// lockedBySomeone reports whether another open file description holds a
+// flock on path: an exclusive, non-blocking lock of our own is refused.
+func lockedBySomeone(t *testing.T, path string) bool {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+	if err == nil {
+		_ = unix.Flock(fd, unix.LOCK_UN)
+		return false
+	}
+	if !errors.Is(err, unix.EWOULDBLOCK) {
+		t.Fatal(err)
+	}
+	return true
+}
+
+// Claimed and temporary files are flocked one by one for another
+// process's Recover only while this one does not hold the folder's lock
+// (host --input); under the lock (watch mode) no Recover can run, and the
+// two flock calls per file are spared.
+func TestFileLocksOnlyWithoutFolderLock(t *testing.T) {
+	for _, exclusive := range []bool{false, true} {
+		t.Run(fmt.Sprintf("folder_lock=%t", exclusive), func(t *testing.T) {
+			f := open(t, t.TempDir(), Options{})
+			if exclusive {
+				if err := f.Lock(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := claim(t, f, "a.txt", "a\n")
+			if got := lockedBySomeone(t, c.Path()); got != !exclusive {
+				t.Errorf("claimed file locked = %t, want %t", got, !exclusive)
+			}
+			_, err := c.Commit("a.txt", func(w io.Writer) error {
+				names := ls(t, f, Processed)
+				if len(names) != 1 || !IsTemp(names[0]) {
+					t.Fatalf("processed/ while writing = %v, want one temp file", names)
+				}
+				if got := lockedBySomeone(t, filepath.Join(f.Path(Processed), names[0])); got != !exclusive {
+					t.Errorf("temp file locked = %t, want %t", got, !exclusive)
+				}
+				_, err := io.WriteString(w, "A\n")
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, filepath.Join(f.Path(Processed), "a.txt")); got != "A\n" {
+				t.Errorf("result %q", got)
+			}
+		})
 	}
 }

@@ -99,15 +99,17 @@ func createTemp(dir int, tag string, perm uint32) (*os.File, string, error) {
 }
 
 // writeTemp writes a new temp file in dir with write, syncs it unless
-// NoSync, and returns its name and the file, still open and locked so that
-// another host's Recover leaves it alone: close it once the temp is linked
-// or removed. On error nothing is left.
+// NoSync, and returns its name and the file, still open and (see
+// fileLocks) locked so that another host's Recover leaves it alone: close
+// it once the temp is linked or removed. On error nothing is left.
 func (f *Folder) writeTemp(dir int, tag string, perm uint32, write func(*os.File) error) (string, *os.File, error) {
 	file, name, err := createTemp(dir, tag, perm)
 	if err != nil {
 		return "", nil, err
 	}
-	_ = unix.Flock(int(file.Fd()), unix.LOCK_EX|unix.LOCK_NB) // a new file: no one else holds it
+	if f.fileLocks() {
+		_ = unix.Flock(int(file.Fd()), unix.LOCK_EX|unix.LOCK_NB) // a new file: no one else holds it
+	}
 	err = write(file)
 	if err == nil && !f.opts.NoSync {
 		err = file.Sync()

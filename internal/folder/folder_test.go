@@ -755,3 +755,46 @@ func TestFileLocksOnlyWithoutFolderLock(t *testing.T) {
 		})
 	}
 }
+
+// A temp file's mode is the input's exactly: created with it, and fixed by
+// fchmod only when the umask took bits off (0666 under 022), which
+// createTemp knows from the umask read at start.
+func TestTempModeUnderUmask(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	if umask() != 0o022 && umask() != 0o777 {
+		// Read before this test set it: make the process agree with it.
+		syscall.Umask(int(umask()))
+	}
+	f := open(t, t.TempDir(), Options{})
+	for _, perm := range []os.FileMode{0o666, 0o644, 0o600, 0o755} {
+		name := fmt.Sprintf("m%o.txt", perm)
+		c := claim(t, f, name, "x\n")
+		os.Chmod(filepath.Join(f.Path(Underprocess), name), perm)
+		c.Info, _ = c.File().Stat()
+		out, err := c.Commit(name, copyTo(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(out); fi.Mode().Perm() != perm {
+			t.Errorf("result mode %v, want the input's %v", fi.Mode().Perm(), perm)
+		}
+	}
+}
+
+func TestParseUmask(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want uint32
+	}{
+		{"Name:\thost\nUmask:\t0022\nState:\tR\n", 0o022},
+		{"Umask:\t0077\n", 0o077},
+		{"Umask:\t0000\n", 0},
+		{"Name:\thost\n", 0o777}, // kernels before 4.7
+		{"Umask:\tzz\n", 0o777},
+	} {
+		if got := parseUmask(c.in); got != c.want {
+			t.Errorf("parseUmask(%q) = %o, want %o", c.in, got, c.want)
+		}
+	}
+}

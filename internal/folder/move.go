@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -85,6 +87,10 @@ func createTemp(dir int, tag string, perm uint32) (*os.File, string, error) {
 		name := tempPrefix + tag + strconv.FormatUint(uint64(rand.Uint32()), 10)
 		fd, err := unix.Openat(dir, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, perm)
 		if err == nil {
+			if perm&umask() == 0 {
+				// The umask took nothing off: the mode is already perm.
+				return os.NewFile(uintptr(fd), name), name, nil
+			}
 			if err := unix.Fchmod(fd, perm); err != nil {
 				_ = unix.Close(fd)
 				_ = unix.Unlinkat(dir, name, 0)
@@ -96,6 +102,34 @@ func createTemp(dir int, tag string, perm uint32) (*os.File, string, error) {
 			return nil, "", fmt.Errorf("create %s: %w", name, err)
 		}
 	}
+}
+
+// umask is the process's file mode creation mask, read once from
+// /proc/self/status (reading it with umask(2) means setting it, which races
+// with files created meanwhile). Where it cannot be read it is taken as
+// 0o777, so that every temp file gets its mode by fchmod. The host never
+// changes its umask.
+var umask = sync.OnceValue(func() uint32 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0o777
+	}
+	return parseUmask(string(data))
+})
+
+// parseUmask finds the "Umask:" line of a /proc/PID/status text (Linux
+// 4.7 and later), else returns 0o777.
+func parseUmask(status string) uint32 {
+	for line := range strings.Lines(status) {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			if err != nil || m > 0o777 {
+				return 0o777
+			}
+			return uint32(m)
+		}
+	}
+	return 0o777
 }
 
 // writeTemp writes a new temp file in dir with write, syncs it unless

@@ -72,8 +72,11 @@ type Folder struct {
 	// no other process then recovers the folder, so its claimed and
 	// temporary files need no flock of their own (see fileLocks).
 	exclusive atomic.Bool
-	reap      reaper
-	syncs     sharedSyncs
+	// tmpfile holds, by directory descriptor, whether temp files there
+	// are written unnamed, found at the first one (see unnamedTemps).
+	tmpfile sync.Map
+	reap    reaper
+	syncs   sharedSyncs
 }
 
 // dirs are the handles of one incarnation of a folder's subfolders.

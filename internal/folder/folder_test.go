@@ -736,11 +736,8 @@ func TestFileLocksOnlyWithoutFolderLock(t *testing.T) {
 				t.Errorf("claimed file locked = %t, want %t", got, !exclusive)
 			}
 			_, err := c.Commit("a.txt", func(w io.Writer) error {
-				names := ls(t, f, Processed)
-				if len(names) != 1 || !IsTemp(names[0]) {
-					t.Fatalf("processed/ while writing = %v, want one temp file", names)
-				}
-				if got := lockedBySomeone(t, filepath.Join(f.Path(Processed), names[0])); got != !exclusive {
+				fd := w.(*os.File).Fd()
+				if got := lockedBySomeone(t, fmt.Sprintf("/proc/self/fd/%d", fd)); got != !exclusive {
 					t.Errorf("temp file locked = %t, want %t", got, !exclusive)
 				}
 				_, err := io.WriteString(w, "A\n")
@@ -796,5 +793,57 @@ func TestParseUmask(t *testing.T) {
 		if got := parseUmask(c.in); got != c.want {
 			t.Errorf("parseUmask(%q) = %o, want %o", c.in, got, c.want)
 		}
+	}
+}
+
+// Where the filesystem has O_TMPFILE and hard links, a result is written
+// unnamed and its temp name appears only once it is whole; the other
+// filesystems get a named temp file from the start. Either way the commit
+// leaves the result alone in processed/.
+func TestUnnamedTemp(t *testing.T) {
+	noTmpfile := func(int, uint32) (int, error) { return -1, unix.EOPNOTSUPP }
+	noLinkFD := func(int, int, string) error { return unix.EPERM }
+	for _, tt := range []struct {
+		name    string
+		tmpfile func(int, uint32) (int, error)
+		linkFD  func(int, int, string) error
+		unnamed bool
+	}{
+		{"O_TMPFILE", defaultSys.tmpfile, defaultSys.linkFD, true},
+		{"no O_TMPFILE", noTmpfile, defaultSys.linkFD, false},
+		{"O_TMPFILE without links", defaultSys.tmpfile, noLinkFD, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := open(t, t.TempDir(), Options{})
+			sys := *defaultSys
+			sys.tmpfile, sys.linkFD = tt.tmpfile, tt.linkFD
+			f.sys = &sys
+			for _, name := range []string{"a.txt", "b.txt"} {
+				c := claim(t, f, name, "x\n")
+				out, err := c.Commit(name, func(w io.Writer) error {
+					names := ls(t, f, Processed)
+					if tt.unnamed && len(names) != 0 || !tt.unnamed && (len(names) != 1 || !IsTemp(names[0])) {
+						t.Errorf("processed/ while writing %s = %v (unnamed temp: %t)", name, names, tt.unnamed)
+					}
+					_, err := io.WriteString(w, "X\n")
+					return err
+				})
+				if err != nil || read(t, out) != "X\n" {
+					t.Fatalf("Commit = %s, %v", out, err)
+				}
+				os.Remove(out)
+			}
+			if got := ls(t, f, Processed); len(got) != 0 {
+				t.Errorf("processed/ after = %v", got)
+			}
+			// A failed write leaves nothing, named or not.
+			c := claim(t, f, "c.txt", "x\n")
+			if _, err := c.Commit("c.txt", func(io.Writer) error { return errors.New("boom") }); err == nil {
+				t.Fatal("Commit of a failed write succeeded")
+			}
+			if got := ls(t, f, Processed); len(got) != 0 {
+				t.Errorf("processed/ after a failed write = %v", got)
+			}
+		})
 	}
 }

@@ -1,12 +1,14 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/filehost/host/internal/folder"
@@ -31,16 +33,67 @@ type fileRun struct {
 	wrap func(io.Reader) io.Reader
 }
 
+// smallRead is the size up to which a claimed file is read whole, in one
+// system call, before its pipeline is chosen: its first bytes choose the
+// pipeline and the chain then reads from memory, instead of reading the
+// head and then the whole file again (three reads for a 4 KiB file).
+const smallRead = 64 << 10
+
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallRead); return &b }}
+
+// input is the claimed file's content as one attempt reads it: head, its
+// first bytes, for choosing the pipeline, and the reader the chain reads.
+type input struct {
+	head []byte
+	r    io.Reader
+	buf  *[]byte // from smallBufs, given back by free
+}
+
+// read starts reading the claimed file: a file that was at most smallRead
+// bytes at its claim is read in one go, asking for a byte more than its
+// size, so that a short read shows it whole; a larger one, or one that
+// grew meanwhile, is read from where that read stopped. (A file written
+// to under the host fails the commit's size and time check anyway.)
+func (r *fileRun) read() (*input, error) {
+	f := r.claim.File()
+	if f == nil {
+		return &input{}, nil
+	}
+	want := r.claim.Info.Size() + 1
+	if want > smallRead {
+		head := make([]byte, HeadSize)
+		n, err := f.ReadAt(head, 0)
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		return &input{head: head[:n], r: io.NewSectionReader(f, 0, 1<<62)}, nil
+	}
+	buf := smallBufs.Get().(*[]byte)
+	b := (*buf)[:want]
+	n, err := f.ReadAt(b, 0)
+	if err != nil && err != io.EOF {
+		smallBufs.Put(buf)
+		return nil, err
+	}
+	in := &input{head: b[:min(n, HeadSize)], buf: buf}
+	if n < len(b) {
+		in.r = bytes.NewReader(b[:n])
+	} else {
+		in.r = io.MultiReader(bytes.NewReader(b[:n]), io.NewSectionReader(f, int64(n), 1<<62))
+	}
+	return in, nil
+}
+
+func (in *input) free() {
+	if in.buf != nil {
+		smallBufs.Put(in.buf)
+		in.buf = nil
+	}
+}
+
 // choose returns the file's pipeline, by name and content (or the one
 // the host was told to use, host --pipeline).
-func (r *fileRun) choose() (*PipelineConfig, error) {
-	head := make([]byte, HeadSize)
-	if f := r.claim.File(); f != nil {
-		n, _ := f.ReadAt(head, 0)
-		head = head[:n]
-	} else {
-		head = nil
-	}
+func (r *fileRun) choose(head []byte) (*PipelineConfig, error) {
 	if pc := r.h.pipelineFor(r.wc, r.claim.Orig, head); pc != nil {
 		return pc, nil
 	}
@@ -51,7 +104,12 @@ func (r *fileRun) choose() (*PipelineConfig, error) {
 // the result.
 func (r *fileRun) attempt(ctx context.Context, attempt int) (string, Result, error) {
 	var res Result
-	pc, err := r.choose()
+	in, err := r.read()
+	if err != nil {
+		return "", res, err
+	}
+	defer in.free()
+	pc, err := r.choose(in.head)
 	if err != nil {
 		return "", res, err
 	}
@@ -68,12 +126,12 @@ func (r *fileRun) attempt(ctx context.Context, attempt int) (string, Result, err
 			}
 			defer leave()
 		}
-		var in io.Reader = io.NewSectionReader(r.claim.File(), 0, 1<<62)
+		src := in.r
 		if r.wrap != nil {
-			in = r.wrap(in)
+			src = r.wrap(src)
 		}
 		var err error
-		res, err = r.h.Process(ctx, pc.Name, name, in, w)
+		res, err = r.h.Process(ctx, pc.Name, name, src, w)
 		return err
 	})
 	res.Pipeline = pc.Name

@@ -294,3 +294,35 @@ plugins = ["upper"]
 		t.Errorf("input still in b/unprocessed/: %v", err)
 	}
 }
+
+// A claimed file up to smallRead bytes is read whole in one call and the
+// chain reads it from memory; a larger one continues from the file. Each
+// size around the boundary gives the whole result, with the pipeline
+// chosen by its content.
+func TestProcessFileReadsWholeFile(t *testing.T) {
+	h, dir := newHost(t, `
+[[pipeline]]
+name = "text"
+content = "text"
+plugins = ["upper"]
+`, testPlugins(t))
+	wd := filepath.Join(dir, "watch_dir", "unprocessed")
+	os.MkdirAll(wd, 0o755)
+	for _, size := range []int{1, HeadSize - 1, HeadSize, HeadSize + 1, smallRead - 1, smallRead, smallRead + 1, 3*smallRead + 7} {
+		line := []byte("abc def\n")
+		data := bytes.Repeat(line, size/len(line)+1)[:size]
+		in := filepath.Join(wd, "f.txt")
+		if err := os.WriteFile(in, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, res, err := h.ProcessFile(context.Background(), in)
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		got, _ := os.ReadFile(out)
+		if !bytes.Equal(got, bytes.ToUpper(data)) || res.BytesIn != int64(size) || res.Pipeline != "text" {
+			t.Errorf("size %d: result %d bytes (in %d, pipeline %q), want the whole file upper-cased", size, len(got), res.BytesIn, res.Pipeline)
+		}
+		os.Remove(out)
+	}
+}

@@ -60,7 +60,7 @@ func (f *Folder) Claim(name string) (c *Claim, err error) {
 			f.unhold()
 		}
 	}()
-	file, fi, err := openLocked(d.unprocessed.fd, name, filepath.Join(f.Dir, Unprocessed, name))
+	file, fi, err := openLocked(d.unprocessed.fd, name, filepath.Join(f.Dir, Unprocessed, name), f.fileLocks())
 	var openErr error
 	if errors.Is(err, fs.ErrPermission) {
 		// Unreadable by the host: claim it all the same, so that it
@@ -108,7 +108,7 @@ func (f *Folder) ClaimExternal(path string) (*Claim, error) {
 	if err != nil {
 		return nil, err
 	}
-	file, fi, err := openLocked(unix.AT_FDCWD, path, path)
+	file, fi, err := openLocked(unix.AT_FDCWD, path, path, f.fileLocks())
 	if err != nil {
 		f.unhold()
 		return nil, err
@@ -134,11 +134,14 @@ func (f *Folder) Inside(path string) bool {
 // openLocked opens a file for reading so that nothing can block or
 // redirect the open: no following of a final symbolic link, no waiting
 // on a FIFO or device (O_NONBLOCK). It then refuses what is not a regular
-// file and takes a shared lock on it, which Recover honours.
-func openLocked(dir int, name, path string) (*os.File, fs.FileInfo, error) {
+// file and, with lock, takes a shared lock on it, which Recover honours.
+func openLocked(dir int, name, path string, lock bool) (*os.File, fs.FileInfo, error) {
 	file, fi, err := openRegular(dir, name, path)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !lock {
+		return file, fi, nil
 	}
 	if err := unix.Flock(int(file.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil && !errors.Is(err, unix.ENOLCK) && !errors.Is(err, unix.ENOTSUP) {
 		file.Close()

@@ -68,8 +68,15 @@ type Folder struct {
 	// noReplace is set once this folder's filesystem refuses
 	// RENAME_NOREPLACE; only this folder then uses the fallback.
 	noReplace atomic.Bool
-	reap      reaper
-	syncs     sharedSyncs
+	// exclusive is set while this process holds the folder's lock (Lock):
+	// no other process then recovers the folder, so its claimed and
+	// temporary files need no flock of their own (see fileLocks).
+	exclusive atomic.Bool
+	// tmpfile holds, by directory descriptor, whether temp files there
+	// are written unnamed, found at the first one (see unnamedTemps).
+	tmpfile sync.Map
+	reap    reaper
+	syncs   sharedSyncs
 }
 
 // dirs are the handles of one incarnation of a folder's subfolders.
@@ -127,6 +134,7 @@ func (f *Folder) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.lock != nil {
+		f.exclusive.Store(false)
 		f.lock.Close()
 		f.lock = nil
 	}

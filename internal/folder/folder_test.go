@@ -3,6 +3,7 @@ package folder
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -694,5 +695,155 @@ func TestCloseWaitsForClaims(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.d != nil {
 		t.Error("handles still open after the last claim was released")
+	}
+}
+
+// lockedBySomeone reports whether another open file description holds a
+// flock on path: an exclusive, non-blocking lock of our own is refused.
+func lockedBySomeone(t *testing.T, path string) bool {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+	if err == nil {
+		_ = unix.Flock(fd, unix.LOCK_UN)
+		return false
+	}
+	if !errors.Is(err, unix.EWOULDBLOCK) {
+		t.Fatal(err)
+	}
+	return true
+}
+
+// Claimed and temporary files are flocked one by one for another
+// process's Recover only while this one does not hold the folder's lock
+// (host --input); under the lock (watch mode) no Recover can run, and the
+// two flock calls per file are spared.
+func TestFileLocksOnlyWithoutFolderLock(t *testing.T) {
+	for _, exclusive := range []bool{false, true} {
+		t.Run(fmt.Sprintf("folder_lock=%t", exclusive), func(t *testing.T) {
+			f := open(t, t.TempDir(), Options{})
+			if exclusive {
+				if err := f.Lock(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := claim(t, f, "a.txt", "a\n")
+			if got := lockedBySomeone(t, c.Path()); got != !exclusive {
+				t.Errorf("claimed file locked = %t, want %t", got, !exclusive)
+			}
+			_, err := c.Commit("a.txt", func(w io.Writer) error {
+				fd := w.(*os.File).Fd()
+				if got := lockedBySomeone(t, fmt.Sprintf("/proc/self/fd/%d", fd)); got != !exclusive {
+					t.Errorf("temp file locked = %t, want %t", got, !exclusive)
+				}
+				_, err := io.WriteString(w, "A\n")
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, filepath.Join(f.Path(Processed), "a.txt")); got != "A\n" {
+				t.Errorf("result %q", got)
+			}
+		})
+	}
+}
+
+// A temp file's mode is the input's exactly: created with it, and fixed by
+// fchmod only when the umask took bits off (0666 under 022), which
+// createTemp knows from the umask read at start.
+func TestTempModeUnderUmask(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	if umask() != 0o022 && umask() != 0o777 {
+		// Read before this test set it: make the process agree with it.
+		syscall.Umask(int(umask()))
+	}
+	f := open(t, t.TempDir(), Options{})
+	for _, perm := range []os.FileMode{0o666, 0o644, 0o600, 0o755} {
+		name := fmt.Sprintf("m%o.txt", perm)
+		c := claim(t, f, name, "x\n")
+		os.Chmod(filepath.Join(f.Path(Underprocess), name), perm)
+		c.Info, _ = c.File().Stat()
+		out, err := c.Commit(name, copyTo(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(out); fi.Mode().Perm() != perm {
+			t.Errorf("result mode %v, want the input's %v", fi.Mode().Perm(), perm)
+		}
+	}
+}
+
+func TestParseUmask(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want uint32
+	}{
+		{"Name:\thost\nUmask:\t0022\nState:\tR\n", 0o022},
+		{"Umask:\t0077\n", 0o077},
+		{"Umask:\t0000\n", 0},
+		{"Name:\thost\n", 0o777}, // kernels before 4.7
+		{"Umask:\tzz\n", 0o777},
+	} {
+		if got := parseUmask(c.in); got != c.want {
+			t.Errorf("parseUmask(%q) = %o, want %o", c.in, got, c.want)
+		}
+	}
+}
+
+// Where the filesystem has O_TMPFILE and hard links, a result is written
+// unnamed and its temp name appears only once it is whole; the other
+// filesystems get a named temp file from the start. Either way the commit
+// leaves the result alone in processed/.
+func TestUnnamedTemp(t *testing.T) {
+	noTmpfile := func(int, uint32) (int, error) { return -1, unix.EOPNOTSUPP }
+	noLinkFD := func(int, int, string) error { return unix.EPERM }
+	for _, tt := range []struct {
+		name    string
+		tmpfile func(int, uint32) (int, error)
+		linkFD  func(int, int, string) error
+		unnamed bool
+	}{
+		{"O_TMPFILE", defaultSys.tmpfile, defaultSys.linkFD, true},
+		{"no O_TMPFILE", noTmpfile, defaultSys.linkFD, false},
+		{"O_TMPFILE without links", defaultSys.tmpfile, noLinkFD, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := open(t, t.TempDir(), Options{})
+			sys := *defaultSys
+			sys.tmpfile, sys.linkFD = tt.tmpfile, tt.linkFD
+			f.sys = &sys
+			for _, name := range []string{"a.txt", "b.txt"} {
+				c := claim(t, f, name, "x\n")
+				out, err := c.Commit(name, func(w io.Writer) error {
+					names := ls(t, f, Processed)
+					if tt.unnamed && len(names) != 0 || !tt.unnamed && (len(names) != 1 || !IsTemp(names[0])) {
+						t.Errorf("processed/ while writing %s = %v (unnamed temp: %t)", name, names, tt.unnamed)
+					}
+					_, err := io.WriteString(w, "X\n")
+					return err
+				})
+				if err != nil || read(t, out) != "X\n" {
+					t.Fatalf("Commit = %s, %v", out, err)
+				}
+				os.Remove(out)
+			}
+			if got := ls(t, f, Processed); len(got) != 0 {
+				t.Errorf("processed/ after = %v", got)
+			}
+			// A failed write leaves nothing, named or not.
+			c := claim(t, f, "c.txt", "x\n")
+			if _, err := c.Commit("c.txt", func(io.Writer) error { return errors.New("boom") }); err == nil {
+				t.Fatal("Commit of a failed write succeeded")
+			}
+			if got := ls(t, f, Processed); len(got) != 0 {
+				t.Errorf("processed/ after a failed write = %v", got)
+			}
+		})
 	}
 }

@@ -30,9 +30,18 @@ func (f *Folder) Lock() error {
 	}
 	f.mu.Lock()
 	f.lock = lock
+	f.exclusive.Store(true)
 	f.mu.Unlock()
 	return nil
 }
+
+// fileLocks reports whether claimed and temporary files are locked one by
+// one. Their locks are for another process's Recover, which runs only
+// under the folder's lock: while this process holds it (watch mode), no
+// such Recover can run until this process is gone, and its locks with it,
+// so the two flock calls per file would protect nothing. host --input,
+// which does not take the folder's lock, locks every file.
+func (f *Folder) fileLocks() bool { return !f.exclusive.Load() }
 
 func takeLock(root int, dir string) (*os.File, error) {
 	p := filepath.Join(dir, LockName)

@@ -24,6 +24,13 @@ type sysOps struct {
 	rename func(olddir int, old string, newdir int, new string) error
 	// fsync is fsync(2) of a directory.
 	fsync func(fd int) error
+	// tmpfile opens an unnamed regular file in dir for writing
+	// (O_TMPFILE); it fails (EOPNOTSUPP, EISDIR, EINVAL) where the
+	// filesystem or kernel lacks it. Nil, with linkFD, means lacking.
+	tmpfile func(dir int, perm uint32) (int, error)
+	// linkFD gives the unnamed file open as fd the name new in newdir,
+	// never replacing a file (EEXIST).
+	linkFD func(fd, newdir int, new string) error
 }
 
 var defaultSys = &sysOps{
@@ -31,6 +38,8 @@ var defaultSys = &sysOps{
 	renameNoReplace: renameat2NoReplace,
 	rename:          unix.Renameat,
 	fsync:           unix.Fsync,
+	tmpfile:         openTmpfile,
+	linkFD:          linkFD,
 }
 
 // tempPrefix starts the names of files the host is writing. They are

@@ -524,6 +524,10 @@ func (s *Service) handle(ctx context.Context, j job) {
 			s.requeue(claim, id)
 			return
 		}
+		if errors.Is(err, folder.ErrFolderGone) {
+			s.requeueGone(wd, claim, id, err)
+			return
+		}
 		if Retryable(err) && attempt <= g.h.cfg.Run.Retries {
 			s.logger.Warn("file failed, will retry", "file", f.Name, "attempt", attempt, "retry_in", delay, "error", err)
 			select {
@@ -537,6 +541,10 @@ func (s *Service) handle(ctx context.Context, j job) {
 		}
 		plugin := pluginOf(err)
 		dst, ferr := run.fail(err, res.Pipeline, attempt)
+		if errors.Is(ferr, folder.ErrFolderGone) {
+			s.requeueGone(wd, claim, id, ferr)
+			return
+		}
 		for try := 0; ferr != nil && folder.Transient(ferr) && try < failRetries; try++ {
 			// Say, no descriptors left: the file stays claimed, with
 			// nothing in failed/, and moving it is tried again.
@@ -558,7 +566,17 @@ func (s *Service) handle(ctx context.Context, j job) {
 	}
 }
 
-// requeue puts a claimed file back in unprocessed/ at shutdown.
+// requeueGone reopens a folder whose processed/ or failed/ was deleted
+// while the file was in flight, and puts the file back in unprocessed/,
+// to be claimed again through the new handles.
+func (s *Service) requeueGone(wd *watched, c *folder.Claim, id uint64, err error) {
+	s.logger.Warn("a subfolder was deleted while the file was in flight; it is taken again", "file", c.Path(), "error", err)
+	s.refresh(wd)
+	s.requeue(c, id)
+}
+
+// requeue puts a claimed file back in unprocessed/ (at shutdown, or after
+// requeueGone).
 func (s *Service) requeue(c *folder.Claim, id uint64) {
 	s.tracker.Remove(id)
 	name, err := c.Requeue()

@@ -294,6 +294,33 @@ func TestServiceUnprocessedRecreated(t *testing.T) {
 	waitFor(t, "a file in the recreated folder", func() bool { return count(folder.Processed) == 1 })
 }
 
+// processed/ and failed/ deleted and made again (say, rm -rf processed;
+// mkdir processed to clear it) while the host runs: files dropped before
+// the host has noticed still reach the new folders, none fails for it.
+func TestServiceProcessedRecreated(t *testing.T) {
+	_, folder, _ := service(t, "[[pipeline]]\nname = \"bad\"\nmatch = [\"*.bad\"]\nplugins = [\"faulty\"]\n"+upperPipeline)
+	put(t, filepath.Join(folder.Unprocessed, "first.txt"), "first\n")
+	waitFor(t, "the first file", func() bool { return count(folder.Processed) == 1 })
+	for _, dir := range []string{folder.Processed, folder.Failed} {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(t, filepath.Join(folder.Unprocessed, "second.txt"), "second\n")
+	put(t, filepath.Join(folder.Unprocessed, "third.bad"), "fail\n")
+	waitFor(t, "the second file in the new processed/", func() bool { return count(folder.Processed) == 1 })
+	waitFor(t, "the third file in the new failed/", func() bool { return count(folder.Failed) == 1 })
+	if got, _ := os.ReadFile(filepath.Join(folder.Processed, "second.txt")); string(got) != "SECOND\n" {
+		t.Errorf("second.txt = %q", got)
+	}
+	if rep, err := os.ReadFile(filepath.Join(folder.Failed, "third.bad.error.json")); err != nil || strings.Contains(string(rep), "deleted") {
+		t.Errorf("third.bad's report: %s, %v (want the plugin's failure)", rep, err)
+	}
+}
+
 // At shutdown a file in flight past the grace period goes back to
 // unprocessed/, and Run returns nil.
 func TestServiceGracefulShutdown(t *testing.T) {

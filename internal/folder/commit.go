@@ -18,6 +18,23 @@ import (
 // completes the commit at the next start.
 var ErrInputKept = errors.New("result committed, but the claimed input could not be retired")
 
+// ErrFolderGone is returned, wrapped, by Commit and Fail when processed/
+// or failed/ was deleted while the host ran: its handle names a folder no
+// longer in the watch folder, and nothing was written. The claim is as it
+// was; once the folder is reopened (Refresh), Requeue puts the file back
+// to be claimed again through the new handles.
+var ErrFolderGone = errors.New("the folder was deleted while in use")
+
+// gone wraps err in ErrFolderGone if it is ENOENT from creating in the
+// folder dir while dir has been deleted.
+func gone(dir int, err error) error {
+	var st unix.Stat_t
+	if errors.Is(err, unix.ENOENT) && unix.Fstat(dir, &st) == nil && st.Nlink == 0 {
+		return fmt.Errorf("%w: %w", ErrFolderGone, err)
+	}
+	return err
+}
+
 // Commit writes the claim's result into processed/ as name (which may
 // name a subfolder of processed/, "json/a.jsonl") and only then removes
 // the claimed input (or moves it to archive/). write streams the result;
@@ -47,21 +64,21 @@ func (c *Claim) Commit(name string, write func(io.Writer) error) (string, error)
 		return c.Changed()
 	})
 	if err != nil {
-		return "", err
+		return "", gone(d.processed.fd, err)
 	}
 	defer tf.Close()
 	dir := d.processed.fd
 	if sub != "" {
 		if dir, err = openSubPath(d.processed.fd, sub); err != nil {
 			_ = unix.Unlinkat(d.processed.fd, tmp, 0)
-			return "", fmt.Errorf("processed/%s: %w", sub, err)
+			return "", fmt.Errorf("processed/%s: %w", sub, gone(d.processed.fd, err))
 		}
 		defer unix.Close(dir)
 	}
 	got, moved, err := f.place(d.processed.fd, tmp, dir, func(i int) string { return Variant(base, i) }, true, nil)
 	if err != nil {
 		_ = unix.Unlinkat(d.processed.fd, tmp, 0)
-		return "", err
+		return "", gone(dir, err)
 	}
 	out := path.Join(f.Dir, Processed, sub, got)
 	if err := f.syncResult(d, dir, sub != ""); err != nil {

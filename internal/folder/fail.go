@@ -55,7 +55,7 @@ func (c *Claim) Fail(rep Report) (out string, err error) {
 		return "", nil
 	}
 	defer func() {
-		if err == nil || !Transient(err) {
+		if err == nil || !Transient(err) && !errors.Is(err, ErrFolderGone) {
 			c.Release()
 		}
 	}()
@@ -69,7 +69,7 @@ func (c *Claim) Fail(rep Report) (out string, err error) {
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("write report: %w", err)
+		return "", fmt.Errorf("write report: %w", gone(d.failed.fd, err))
 	}
 	defer tf.Close()
 	defer unix.Unlinkat(d.failed.fd, tmp, 0)

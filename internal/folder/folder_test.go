@@ -847,3 +847,54 @@ func TestUnnamedTemp(t *testing.T) {
 		})
 	}
 }
+
+// processed/ or failed/ deleted and made again while a file is claimed:
+// the commit or the failure says ErrFolderGone and leaves the claim as it
+// was, so that after Refresh the file can go back and be taken again.
+func TestFolderGoneWhileClaimed(t *testing.T) {
+	for _, sub := range []string{Processed, Failed} {
+		t.Run(sub, func(t *testing.T) {
+			f := open(t, t.TempDir(), Options{})
+			c := claim(t, f, "a.txt", "hello\n")
+			if err := os.RemoveAll(f.Path(sub)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(f.Path(sub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if sub == Processed {
+				_, err = c.Commit("a.txt", copyTo(c))
+			} else {
+				_, err = c.Fail(Report{Error: "boom"})
+			}
+			if !errors.Is(err, ErrFolderGone) {
+				t.Fatalf("error %v, want ErrFolderGone", err)
+			}
+			if got := ls(t, f, Underprocess); !slices.Equal(got, []string{"a.txt"}) {
+				t.Fatalf("underprocess/ = %v, want the claim kept", got)
+			}
+			if changed, err := f.Refresh(); !changed || err != nil {
+				t.Fatalf("Refresh = %v, %v; want the folder reopened", changed, err)
+			}
+			if name, err := c.Requeue(); err != nil || name != "a.txt" {
+				t.Fatalf("Requeue = %q, %v", name, err)
+			}
+			c, err = f.Claim("a.txt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sub == Processed {
+				out, err := c.Commit("a.txt", copyTo(c))
+				if err != nil || read(t, out) != "hello\n" {
+					t.Fatalf("commit after the reopen: %v", err)
+				}
+			} else {
+				fail(t, c)
+			}
+			if got := ls(t, f, sub); len(got) == 0 {
+				t.Errorf("%s/ is empty after the reopen", sub)
+			}
+		})
+	}
+}

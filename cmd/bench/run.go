@@ -103,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tmp, "tmp", os.TempDir(), "parent of the temporary folder (needs about twice -large free)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder, for debugging")
 	fs.BoolVar(&o.ctimeOnly, "ctime", false, "take every processed time from the output's ctime (a cross-check of the host's log times)")
-	fs.BoolVar(&o.quick, "quick", false, "a small, fast run (smoke test): 200 files, 8 MiB large file, 1 repetition; explicit flags win")
+	fs.BoolVar(&o.quick, "quick", false, "a small, fast run (smoke test): 200 files, 8 MiB large file, one load per memory figure, 1 repetition; explicit flags win")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -117,12 +117,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		defaults := map[string]func(){
-			"files":      func() { o.files = 200 },
-			"large":      func() { o.large = 8 << 20 },
-			"langs-size": func() { o.langsSize = 2 << 20 },
-			"paced":      func() { o.paced = 20 },
-			"rate":       func() { o.rate = 200 },
-			"reps":       func() { o.reps = 1 },
+			"files":       func() { o.files = 200 },
+			"large":       func() { o.large = 8 << 20 },
+			"langs-size":  func() { o.langsSize = 2 << 20 },
+			"langs-loads": func() { o.langsLoads = 1 },
+			"paced":       func() { o.paced = 20 },
+			"rate":        func() { o.rate = 200 },
+			"reps":        func() { o.reps = 1 },
 		}
 		for name, apply := range defaults {
 			if !set[name] {

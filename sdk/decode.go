@@ -368,8 +368,9 @@ func fieldByIndex(v reflect.Value, index []int) (reflect.Value, bool) {
 	return v, true
 }
 
-// sortedKeys returns m's keys in order, so that the first error is always
-// the same one.
+// sortedKeys returns m's keys in order (so that the first error is always
+// the same one, and values print as fmt prints maps). An insertion sort: a
+// config table is small, and slices.Sort would add 20 KB to every plugin.
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

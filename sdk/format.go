@@ -58,17 +58,7 @@ func formatValue(v any) string {
 		}
 		return s + "]"
 	case map[string]any:
-		// Sorted keys, as fmt prints them. An insertion sort: a config
-		// table is small, and slices.Sort would add 20 KB to every plugin.
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			i := len(keys)
-			keys = append(keys, k)
-			for ; i > 0 && keys[i-1] > k; i-- {
-				keys[i] = keys[i-1]
-			}
-			keys[i] = k
-		}
+		keys := sortedKeys(v) // as fmt prints them
 		s := "map["
 		for i, k := range keys {
 			if i > 0 {

@@ -12,8 +12,8 @@ import (
 // %v %s %q %d %b %o %x %X %c %U %t %e %E %f %F %g %G %T %p and %%, with
 // the flags + - # space 0, a width and a precision (a number or *), and
 // fmt's %!verb(type=value) forms for a wrong or missing argument; %w in
-// Failf, as in fmt.Errorf. %#v prints as %v, not as Go syntax. Values print as with %v: errors and
-// Stringers by their method; numbers, strings, booleans, byte slices,
+// Failf, as in fmt.Errorf. %#v prints as %v, not as Go syntax. Values
+// print as with %v: errors and Stringers by their method; numbers, strings, booleans, byte slices,
 // and slices, arrays, maps (keys sorted), structs and pointers of them.
 // Importing fmt instead would add its package initialisation, which pulls
 // in package os, to every plugin: 0.4 MB of .wasm.

@@ -211,3 +211,12 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// docs/ABI.md: %#v prints as %v, not as Go syntax.
+func TestSprintfSharpVIsV(t *testing.T) {
+	for _, arg := range []any{point{1, 2, "p"}, "s", []int{1, 2}, map[string]int{"a": 1}} {
+		if got, want := sprintf("%#v", []any{arg}), sprintf("%v", []any{arg}); got != want {
+			t.Errorf("%%#v of %T = %q, want %%v's %q", arg, got, want)
+		}
+	}
+}

@@ -574,22 +574,32 @@ func TestMetrics(t *testing.T) {
 		`filehost_plugin_call_seconds_total{plugin="upper"}`,
 		`go_goroutines`,
 	}
-	// Events reach the metrics through the pump: wait for them.
-	var body string
+	// Events reach the metrics through the pump, one file's counters a few
+	// at a time: wait until a scrape shows all of them.
+	lacking := func(body string) []string {
+		var missing []string
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = append(missing, w)
+			}
+		}
+		return missing
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp := ts.do(t, "GET", "/metrics", "")
 		wantStatus(t, resp, 200)
-		body = readBody(t, resp)
-		if strings.Contains(body, want[1]) || time.Now().After(deadline) {
+		missing := lacking(readBody(t, resp))
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, w := range missing {
+				t.Errorf("metrics lack %q", w)
+			}
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-	for _, w := range want {
-		if !strings.Contains(body, w) {
-			t.Errorf("metrics lack %q", w)
-		}
 	}
 }
 

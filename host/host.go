@@ -70,6 +70,10 @@ type Options struct {
 	// Pipeline, when set, is used for every file instead of the pipeline
 	// chosen by name and content (host --pipeline NAME).
 	Pipeline string
+	// Tiered loads a plugin whose compiled code is not in the cache in
+	// the interpreter and compiles it in the background (watch mode: a
+	// cold start takes files in a second instead of after every compile).
+	Tiered bool
 }
 
 // New loads every plugin the config names and returns a ready host. A
@@ -85,6 +89,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Host, error) {
 		return nil, err
 	}
 	engine.SetMemoryBudget(uint64(cfg.Limits.MemoryBudget))
+	engine.SetTiered(opts.Tiered)
 	h, err := load(ctx, engine, cfg, opts, nil)
 	if err != nil {
 		_ = engine.Close(ctx)

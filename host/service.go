@@ -376,7 +376,14 @@ func (s *Service) Run(ctx context.Context) error {
 		}()
 	}
 	s.running.Store(true)
-	s.logger.Info("watching", "folders", len(s.folders), "workers", s.workers, "in_flight", s.workers*InFlightPerWorker, "plugins", len(s.Plugins()))
+	compiling := 0
+	for _, p := range s.Plugins() {
+		if p.Compiling() {
+			compiling++
+		}
+	}
+	s.logger.Info("watching", "folders", len(s.folders), "workers", s.workers, "in_flight", s.workers*InFlightPerWorker,
+		"plugins", len(s.Plugins()), "compiling", compiling)
 
 	// One dispatcher per folder hands its oldest ready file to the next
 	// free worker. With a single folder the workers take files from it

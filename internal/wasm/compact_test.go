@@ -170,7 +170,7 @@ func TestShrinkDropsTheWasm(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close(context.Background())
-	for _, c := range p.compiled.CustomSections() {
+	for _, c := range p.tier.compiled.CustomSections() {
 		t.Errorf("custom section %q kept (%d bytes)", c.Name(), len(c.Data()))
 	}
 }

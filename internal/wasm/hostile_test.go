@@ -27,10 +27,29 @@ import (
 
 func hostile(t testing.TB, name string) string { return wasmtest.Hostile(t, name) }
 
+// newEngine makes the suite's engines; TestHostileInterpreted runs the
+// suite again with engines whose plugins stay interpreted.
+var newEngine = func(logger *slog.Logger) (*wasm.Engine, error) { return wasm.NewEngine("", logger) }
+
+// The interpreter, which a tiered engine runs a plugin in until it has
+// compiled, contains hostile plugins as the compiler does.
+func TestHostileInterpreted(t *testing.T) {
+	defer func(old func(*slog.Logger) (*wasm.Engine, error)) { newEngine = old }(newEngine)
+	newEngine = wasm.NewInterpretingEngine
+	for name, test := range map[string]func(*testing.T){
+		"Calls": TestHostileCalls, "Load": TestHostileLoad, "HiddenMemory": TestHiddenMemory,
+		"LargeEmitIsStreamed": TestLargeEmitIsStreamed, "TableBomb": TestTableBomb,
+		"MemoryBudget": TestMemoryBudget, "LogFlood": TestLogFlood, "WASIProbes": TestWASIProbes,
+		"LoopDoesNotBlockTheHost": TestLoopDoesNotBlockTheHost, "MemoryBudgetAtInstantiation": TestMemoryBudgetAtInstantiation,
+	} {
+		t.Run(name, test)
+	}
+}
+
 // loadHostile loads a hostile case with the given limits.
 func loadHostile(t *testing.T, name string, spec wasm.Spec) (*wasm.Plugin, error) {
 	t.Helper()
-	e, err := wasm.NewEngine("", nil)
+	e, err := newEngine(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +81,7 @@ func TestHostileCalls(t *testing.T) {
 		{plugin: "loop_buffer", in: strings.Repeat("x", 61000) + "\n", want: "plugin_buffer stopped", limit: "call_timeout"},
 		{plugin: "emit_forever", in: "!\n", spec: wasm.Spec{MaxOutput: 64 << 20}, want: "plugin_chunk stopped: emitted more than 64MiB for one file (max_output)", limit: "max_output"},
 		{plugin: "unreachable", in: "!\n", want: "plugin_chunk trapped: wasm error: unreachable", trap: true},
-		{plugin: "stack_overflow", in: "!\n", want: "plugin_chunk trapped: stack overflow", trap: true},
+		{plugin: "stack_overflow", in: "!\n", want: "stack overflow", trap: true}, // "wasm error: stack overflow" in the interpreter
 		{plugin: "bad_emit", in: "!\n", want: "plugin_chunk trapped: emit: range 0x1ffb8+100000 is outside memory", trap: true},
 		{plugin: "bad_log", in: "!L\n", want: "plugin_chunk trapped: log: range 0xfffffff0+64 is outside memory", trap: true},
 		{plugin: "bad_log", in: "!F\n", want: "plugin_chunk trapped: fail: range 0xfffffff0+64 is outside memory", trap: true},
@@ -237,7 +256,7 @@ func TestTableBomb(t *testing.T) {
 // does not fit fails the file with ErrMemoryBudget (worth a retry, not a
 // trap), and the memory comes back when instances close.
 func TestMemoryBudget(t *testing.T) {
-	e, err := wasm.NewEngine("", nil)
+	e, err := newEngine(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +366,7 @@ func (r *recorder) messages() []string {
 func loadLogged(t *testing.T, name string, spec wasm.Spec) (*wasm.Plugin, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	e, err := wasm.NewEngine("", slog.New(rec))
+	e, err := newEngine(slog.New(rec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +505,7 @@ func TestWASIProbes(t *testing.T) {
 // call at once, whatever the time limit.
 func TestLoopDoesNotBlockTheHost(t *testing.T) {
 	rec := &recorder{seen: make(chan string, 1)}
-	e, err := wasm.NewEngine("", slog.New(rec))
+	e, err := newEngine(slog.New(rec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +570,7 @@ func TestStreamedOutputThroughAChain(t *testing.T) {
 // An instance whose initial memory does not fit in the budget is not made,
 // and says why.
 func TestMemoryBudgetAtInstantiation(t *testing.T) {
-	e, err := wasm.NewEngine("", nil)
+	e, err := newEngine(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,8 +114,11 @@ const DefaultRecycleAbove = 64 << 20
 // budget between them.
 type Engine struct {
 	cache  wazy.CompilationCache
+	cached wazy.CompilationCache // cache's folder, read only: hits, never a compile; nil without a folder
 	logger *slog.Logger
 	budget *MemoryBudget
+	tiered bool
+	bg     background // compiles of tiered loads (tier.go)
 }
 
 // NewEngine returns an engine whose compiled code is cached in cacheDir
@@ -133,7 +137,13 @@ func NewEngine(cacheDir string, logger *slog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compilation cache %s: %w", cacheDir, err)
 	}
-	e.cache = cache
+	// Made by the call above, the folder exists for the read-only view.
+	cached, err := wazy.NewCompilationCacheWithDirReadOnly(cacheDir)
+	if err != nil {
+		_ = cache.Close(context.Background())
+		return nil, fmt.Errorf("compilation cache %s: %w", cacheDir, err)
+	}
+	e.cache, e.cached = cache, cached
 	return e, nil
 }
 
@@ -145,8 +155,14 @@ func (e *Engine) SetMemoryBudget(limit uint64) { e.budget = NewMemoryBudget(limi
 // MemoryBudget returns the engine's budget, to read its use.
 func (e *Engine) MemoryBudget() *MemoryBudget { return e.budget }
 
-// Close releases the compilation cache. Close plugins first.
+// Close waits for the compiles under way in the background (those not
+// begun are skipped) and releases the compilation cache. Close plugins
+// first.
 func (e *Engine) Close(ctx context.Context) error {
+	e.bg.close()
+	if e.cached != nil {
+		_ = e.cached.Close(ctx)
+	}
 	return e.cache.Close(ctx)
 }
 
@@ -160,14 +176,18 @@ type Plugin struct {
 	budget   *MemoryBudget
 	logLim   *logLimiter
 
-	rt        wazy.Runtime
-	compiled  wazy.CompiledModule
-	meta      *Meta // from plugin_meta, read once at load (meta.go)
-	stateless bool  // plugin_stateless returned 1
+	meta         *Meta         // from plugin_meta, read once at load (meta.go)
+	stateless    bool          // plugin_stateless returned 1
+	compiledDone chan struct{} // closed once new instances run compiled code
+
+	engine *Engine
+	code   []byte // the module, while it compiles in the background
 
 	mu     sync.Mutex
-	idle   []*instance
-	live   int // instances open, idle or in use
+	tier   *tier         // where new instances are made; nil while compiling until a file needs one
+	making chan struct{} // closed when an interpreter's tier being made for a file is ready
+	idle   []*instance   // all of tier
+	live   int           // instances open, idle or in use, of every tier
 	closed bool
 
 	stats Stats
@@ -189,7 +209,8 @@ type Stats struct {
 // Load compiles the plugin at spec.Path, checks its ABI, and configures a
 // first instance, so a bad plugin or bad settings fail here, at start; that
 // instance is then closed: instances are made for files, as they need
-// them.
+// them. On a tiered engine a plugin whose compiled code is not in the cache
+// is interpreted until it has compiled in the background (tier.go).
 func (e *Engine) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 	start := time.Now()
 	defer limitLoadMemory()()
@@ -199,55 +220,49 @@ func (e *Engine) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 		return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
 	}
 	sum := sha256.Sum256(bin)
-
-	rc := wazy.NewRuntimeConfig().
-		WithCompilationCache(e.cache).
-		WithMemoryLimitPages(uint32(spec.MaxMemory / pageSize)).
-		WithTableLimitElements(spec.MaxTable)
-	rt := wazy.NewRuntimeWithConfig(ctx, rc)
 	p := &Plugin{
-		spec:   spec,
-		sha256: hex.EncodeToString(sum[:]),
-		logger: e.logger.With("plugin", spec.Name),
-		budget: e.budget,
-		logLim: newLogLimiter(spec.LogRate, time.Now),
-		rt:     rt,
+		spec:         spec,
+		sha256:       hex.EncodeToString(sum[:]),
+		logger:       e.logger.With("plugin", spec.Name),
+		budget:       e.budget,
+		logLim:       newLogLimiter(spec.LogRate, time.Now),
+		compiledDone: make(chan struct{}),
+		engine:       e,
 	}
-	if err := p.init(ctx, bin); err != nil {
-		_ = rt.Close(ctx) // Don't leak the runtime on error.
+	if err := p.init(ctx, e, bin); err != nil {
+		if p.tier != nil {
+			_ = p.tier.rt.Close(ctx) // Don't leak the runtime on error.
+		}
 		return nil, fmt.Errorf("plugin %s (%s): %w", spec.Name, spec.Path, err)
 	}
 	p.loadTime = time.Since(start)
 	return p, nil
 }
 
-func (p *Plugin) init(ctx context.Context, bin []byte) error {
+func (p *Plugin) init(ctx context.Context, e *Engine, bin []byte) error {
 	if len(bin) < 8 || string(bin[:4]) != "\x00asm" {
 		return errors.New("not a WebAssembly module (no \\0asm header)")
 	}
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, p.rt); err != nil {
-		return err
-	}
-	if err := p.hostModule(ctx); err != nil {
-		return err
-	}
 	// The compilation cache is keyed by the shrunk bytes; p.sha256 stays
 	// the file's.
-	compiled, err := p.rt.CompileModule(ctx, shrink(bin))
+	code := shrink(bin)
+	t, later, err := e.firstTier(ctx, p, code)
 	if err != nil {
-		return fmt.Errorf("compile: %w", err)
-	}
-	p.compiled = compiled
-	if err := checkKind(compiled); err != nil {
 		return err
 	}
-	if err := checkShape(compiled); err != nil {
+	p.tier = t // Closed by Load if init fails from here on.
+	if err := checkKind(t.compiled); err != nil {
+		return err
+	}
+	if err := checkShape(t.compiled); err != nil {
 		return err
 	}
 	p.live++
-	inst, err := p.newInstance(ctx)
+	t.live++
+	inst, err := p.newInstance(ctx, t)
 	if err != nil {
 		p.live--
+		t.live--
 		return err
 	}
 	if p.meta, err = readMeta(inst.bind(ctx), inst); err != nil {
@@ -261,7 +276,18 @@ func (p *Plugin) init(ctx context.Context, bin []byte) error {
 	// needs one, and a loaded plugin that no pipeline uses costs only its
 	// compiled code (BenchmarkPluginMemory).
 	_ = inst.mod.Close(ctx)
-	p.drop()
+	p.drop(t)
+	if !later {
+		close(p.compiledDone)
+		return nil
+	}
+	// Until the compile ends, files get an interpreter's tier made when
+	// one needs it: the one made here holds the code its load ran
+	// (the Go runtime's start), lowered, 10 MiB for a Go plugin, which
+	// would slow the compiles with collections under the load limit.
+	p.tier, p.code = nil, code
+	_ = t.rt.Close(ctx)
+	e.compileLater(p, code)
 	return nil
 }
 
@@ -411,15 +437,20 @@ func (p *Plugin) Close(ctx context.Context) error {
 	idle := p.idle
 	p.idle = nil
 	p.live -= len(idle)
-	busy := p.live
+	t := p.tier
+	busy := 0
+	if t != nil {
+		t.live -= len(idle)
+		busy = t.live
+	}
 	p.mu.Unlock()
 	for _, inst := range idle {
 		_ = inst.mod.Close(ctx)
 	}
-	if busy > 0 {
+	if t == nil || busy > 0 {
 		return nil
 	}
-	return p.rt.Close(ctx)
+	return t.rt.Close(ctx)
 }
 
 func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
@@ -434,22 +465,29 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 		p.mu.Unlock()
 		return inst, nil
 	}
-	p.live++ // Counted from now, so Close leaves the runtime to release.
-	p.mu.Unlock()
-	inst, err := p.newInstance(ctx)
+	t, err := p.tierLocked()
 	if err != nil {
-		p.drop()
+		p.mu.Unlock()
+		return nil, err
+	}
+	p.live++ // Counted from now, so Close leaves the runtime to release.
+	t.live++
+	p.mu.Unlock()
+	inst, err := p.newInstance(ctx, t)
+	if err != nil {
+		p.drop(t)
 		return nil, err
 	}
 	return inst, nil
 }
 
 // release returns inst to the pool, or closes it when it is broken (after
-// a trap its state is unknown), too large, or not needed.
+// a trap its state is unknown), too large, not needed, or of a tier new
+// instances are no longer made in.
 func (p *Plugin) release(inst *instance, broken bool) {
 	p.mu.Lock()
 	keep := !broken && !p.closed && len(p.idle) < p.spec.MaxIdle &&
-		uint64(inst.mem.Size()) <= p.spec.RecycleAbove
+		uint64(inst.mem.Size()) <= p.spec.RecycleAbove && inst.tier == p.tier
 	if keep {
 		inst.reset()
 		p.idle = append(p.idle, inst)
@@ -461,18 +499,19 @@ func (p *Plugin) release(inst *instance, broken bool) {
 		p.stats.Recycled.Add(1)
 	}
 	_ = inst.mod.Close(context.Background())
-	p.drop()
+	p.drop(inst.tier)
 }
 
-// drop uncounts a closed (or never made) instance; the last one out after
-// Close closes the runtime.
-func (p *Plugin) drop() {
+// drop uncounts a closed (or never made) instance of t; the last one out
+// of a tier left behind, or after Close, closes the tier's runtime.
+func (p *Plugin) drop(t *tier) {
 	p.mu.Lock()
 	p.live--
-	last := p.closed && p.live == 0
+	t.live--
+	last := t.live == 0 && (p.closed || t != p.tier)
 	p.mu.Unlock()
 	if last {
-		_ = p.rt.Close(context.Background())
+		_ = t.rt.Close(context.Background())
 	}
 }
 
@@ -486,6 +525,7 @@ type export struct {
 // instance is one module instance; it serves one file at a time.
 type instance struct {
 	p      *Plugin
+	tier   *tier
 	mod    api.Module
 	mem    api.Memory
 	buffer export
@@ -515,8 +555,8 @@ type instanceKey struct{}
 
 // newInstance makes and configures an instance. Its load-time calls each
 // get the call timeout, and ctx ends them all early (shutdown).
-func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
-	inst := &instance{p: p, loading: true}
+func (p *Plugin) newInstance(ctx context.Context, t *tier) (*instance, error) {
+	inst := &instance{p: p, tier: t, loading: true}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	inst.timer = newCallTimer(p.spec.CallTimeout, cancel)
@@ -530,7 +570,7 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		WithStderr(&inst.stderr)
 	ctx = withMemory(inst.bind(ctx), inst)
 	inst.timer.start()
-	mod, err := p.rt.InstantiateModule(ctx, p.compiled, cfg)
+	mod, err := t.rt.InstantiateModule(ctx, t.compiled, cfg)
 	timedOut := inst.timer.stop()
 	if err != nil {
 		inst.freeMemory() // Whatever the failed instantiation reserved.
@@ -665,8 +705,28 @@ func (inst *instance) callError(name string, err error, timedOut bool) error {
 		return fmt.Errorf("%s could not grow its memory: %w: %s of %s in use",
 			name, ErrMemoryBudget, SizeString(b.Used()), SizeString(b.Limit()))
 	}
-	return &Trap{Func: name, Err: err, Output: inst.stderr.String()}
+	return &Trap{Func: name, Err: withoutTrace(err), Output: inst.stderr.String()}
 }
+
+// withoutTrace cuts the Wasm stack trace that the interpreter adds to a
+// trap (the compiler adds none): a user reads the trap, and a plugin's
+// author reruns it under a debugger.
+func withoutTrace(err error) error {
+	msg := err.Error()
+	i := strings.Index(msg, "\nwasm stack trace:")
+	if i < 0 {
+		return err
+	}
+	return &tracedError{msg: msg[:i], err: err}
+}
+
+type tracedError struct {
+	msg string
+	err error
+}
+
+func (e *tracedError) Error() string { return e.msg }
+func (e *tracedError) Unwrap() error { return e.err }
 
 // bind returns ctx carrying inst, for the host functions to find it; every
 // call into the instance must use a bound context.
@@ -693,10 +753,10 @@ func read(mod api.Module, name string, ptr, n uint64) []byte {
 	return b
 }
 
-// hostModule defines the "host" imports of docs/ABI.md.
-func (p *Plugin) hostModule(ctx context.Context) error {
+// hostModule defines the "host" imports of docs/ABI.md in rt.
+func (p *Plugin) hostModule(ctx context.Context, rt wazy.Runtime) error {
 	i32 := api.ValueTypeI32
-	_, err := p.rt.NewHostModuleBuilder("host").
+	_, err := rt.NewHostModuleBuilder("host").
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			b := read(mod, "emit", stack[0], stack[1])

@@ -114,6 +114,7 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 	switch {
 	case cli.Watch:
 		opts.Instances = cfg.Workers()
+		opts.Tiered = !cli.Check
 	case cli.Input != "":
 		if in, err = openInput(cli.Input); err != nil {
 			say(stderr, err)

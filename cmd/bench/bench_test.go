@@ -89,6 +89,7 @@ func TestQuickRun(t *testing.T) {
 		"large.host.mb_per_s", "large.host.peak_rss_mib", "large.host.peak_rss_small_mib", "large.cat.mb_per_s",
 		"large.native.mb_per_s", "large.host_c.mb_per_s",
 		"startup.host.cold_s", "startup.host.warm_s", "startup.host.cold_rss_mib", "startup.host.warm_rss_mib",
+		"startup.host.cold_compiled_s", "startup.host.cold_peak_rss_mib",
 		"memory.go1.host.cold_mib", "memory.go1.host.warm_mib", "memory.go4.host.cold_mib", "memory.go4.host.warm_mib",
 		"memory.shipped.host.cold_mib", "memory.shipped.host.warm_mib", "memory.shipped.host.big_cold_mib", "memory.shipped.host.big_warm_mib",
 	}

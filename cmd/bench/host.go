@@ -337,9 +337,9 @@ func (b *bench) timeReady(ctx context.Context, cfg string, plugins int) (readine
 	for sc.Scan() {
 		log = append(log, sc.Text())
 		var l struct {
-			Msg         string `json:"msg"`
-			Plugins     int    `json:"plugins"`
-			Compiling   int    `json:"compiling"`
+			Msg       string `json:"msg"`
+			Plugins   int    `json:"plugins"`
+			Compiling int    `json:"compiling"`
 		}
 		if json.Unmarshal(sc.Bytes(), &l) != nil {
 			continue

@@ -9,8 +9,10 @@
 //   - a large file: one big file through the same chain with
 //     bin/host --input --output (MB/s, peak RSS), next to cat and the
 //     equivalent coreutils pipeline;
-//   - start-up: bin/host --check with 10 plugins, with a cold and a warm
-//     compilation cache.
+//   - start-up: bin/host --watch with 10 plugins until ready, with a cold
+//     and a warm compilation cache, and cold until every plugin compiled in
+//     the background;
+//   - memory: peak RSS of --input per Go plugin and with the shipped config.
 //
 // Every figure is the median of -reps repetitions. The inputs are generated
 // in a temporary folder, removed at the end. Run it from the repository

@@ -189,6 +189,8 @@ var (
 		{"  peak RSS (MiB)", "large", "peak_rss_mib", largeBases, sysHostC},
 		{"start-up, cold cache (s)", "startup", "cold_s", nil, ""},
 		{"  RSS when ready (MiB)", "startup", "cold_rss_mib", nil, ""},
+		{"  every plugin compiled (s)", "startup", "cold_compiled_s", nil, ""},
+		{"  peak RSS by then (MiB)", "startup", "cold_peak_rss_mib", nil, ""},
 		{"start-up, warm cache (s)", "startup", "warm_s", nil, ""},
 		{"  RSS when ready (MiB)", "startup", "warm_rss_mib", nil, ""},
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -275,5 +276,55 @@ func TestWatchSIGHUPReloads(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v\n%s", err, log.String())
+	}
+}
+
+// A cold start (an empty cache_dir) is ready while its plugin still
+// compiles: files are taken in the interpreter, the compiled code lands in
+// the cache, and the next start has nothing to compile.
+func TestWatchColdStartCompilesInTheBackground(t *testing.T) {
+	dir := project(t, watchConfig)
+	cache := filepath.Join(dir, "cache")
+	conf := "cache_dir = " + strconv.Quote(cache) + "\n" + watchConfig
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wd := filepath.Join(dir, "watch_dir")
+	os.MkdirAll(filepath.Join(wd, "unprocessed"), 0o755)
+	os.WriteFile(filepath.Join(wd, "unprocessed", "a.txt"), []byte("cold\n"), 0o644)
+	processed := func(name, want string) func() bool {
+		return func() bool {
+			data, _ := os.ReadFile(filepath.Join(wd, "processed", name))
+			return string(data) == want
+		}
+	}
+	stop := func(cmd *exec.Cmd, log *lineLog) {
+		t.Helper()
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, log.String())
+		}
+	}
+
+	cmd, log := startWatch(t, dir)
+	waitUntil(t, "ready", time.Minute, func() bool { return strings.Contains(log.String(), `"msg":"watching"`) })
+	if !strings.Contains(log.String(), `"compiling":1`) {
+		t.Errorf("cold start: the ready line does not count upper as compiling:\n%s", log.String())
+	}
+	waitUntil(t, "a.txt processed", time.Minute, processed("a.txt", "COLD\n"))
+	waitUntil(t, "upper compiled", 5*time.Minute, func() bool {
+		return strings.Contains(log.String(), `"msg":"plugin compiled","plugin":"upper"`)
+	})
+	os.WriteFile(filepath.Join(wd, "unprocessed", "b.txt"), []byte("compiled\n"), 0o644)
+	waitUntil(t, "b.txt processed", time.Minute, processed("b.txt", "COMPILED\n"))
+	stop(cmd, log)
+
+	cmd, log = startWatch(t, dir)
+	waitUntil(t, "ready", time.Minute, func() bool { return strings.Contains(log.String(), `"msg":"watching"`) })
+	os.WriteFile(filepath.Join(wd, "unprocessed", "c.txt"), []byte("warm\n"), 0o644)
+	waitUntil(t, "c.txt processed", time.Minute, processed("c.txt", "WARM\n"))
+	stop(cmd, log)
+	if s := log.String(); !strings.Contains(s, `"compiling":0`) || strings.Contains(s, "plugin compiled") {
+		t.Errorf("warm start compiled again:\n%s", s)
 	}
 }

@@ -106,6 +106,8 @@ type pluginRow struct {
 	Path     string        `json:"path,omitempty"`
 	SHA256   string        `json:"sha256,omitempty"`
 	LoadTime time.Duration `json:"load_time_ns"`
+	// Compiling: its files run in an interpreter until then (cold start).
+	Compiling bool `json:"compiling"`
 	// What the plugin declares about itself (docs/ABI.md, "Metadata").
 	Meta *wasm.Meta `json:"meta,omitempty"`
 	// From finished files, as the tracker saw them.
@@ -249,7 +251,8 @@ func (s *Server) pluginRows(figures []tracker.PluginFigures) []pluginRow {
 		live, idle := p.Instances()
 		rows[p.Name()] = &pluginRow{
 			Name: p.Name(), Loaded: true, Path: p.Path(), SHA256: p.SHA256(), LoadTime: p.LoadTime(), Meta: p.Meta(),
-			Calls: st.Calls.Load(), CallTime: time.Duration(st.Nanos.Load()),
+			Compiling: p.Compiling(),
+			Calls:     st.Calls.Load(), CallTime: time.Duration(st.Nanos.Load()),
 			Live: live, Idle: idle, Recycled: st.Recycled.Load(),
 		}
 	}

@@ -187,7 +187,7 @@ func TestPlugins(t *testing.T) {
 		t.Fatalf("plugins = %+v", rows)
 	}
 	p := rows[0]
-	if p.Name != "upper" || !p.Loaded || len(p.SHA256) != 64 || p.LoadTime <= 0 || p.Live != 0 { // no file yet, so no instance (Load closes its first)
+	if p.Name != "upper" || !p.Loaded || len(p.SHA256) != 64 || p.LoadTime <= 0 || p.Live != 0 || p.Compiling { // no file yet, so no instance (Load closes its first)
 		t.Errorf("plugin = %+v", p)
 	}
 	if p.Files != 2 || p.Errors != 1 || p.BytesIn != 9 || p.P50 <= 0 || p.P95 < p.P50 {

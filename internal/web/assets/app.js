@@ -263,7 +263,7 @@
       td(fmtDur(ns(p.p50_ns)), 'num', label('p50')), td(fmtDur(ns(p.p95_ns)), 'num opt'),
       td(p.loaded ? `${p.instances_live - p.instances_idle} busy · ${p.instances_idle} idle` : '—', 'num opt'),
       el('td', { class: 'opt' }, el('code', { title: p.sha256 }, (p.sha256 || '').slice(0, 12))),
-      td(p.loaded ? fmtDur(ns(p.load_time_ns)) : '—', 'num opt'))), 10, 'No plugins.');
+      td(p.loaded ? fmtDur(ns(p.load_time_ns)) + (p.compiling ? ' · compiling' : '') : '—', 'num opt'))), 10, 'No plugins.');
   }
 
   function renderIgnored(v) {

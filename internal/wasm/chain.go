@@ -372,6 +372,16 @@ type lines struct {
 }
 
 func (c *lines) Write(p []byte) (int, error) {
+	// A previous plugin's output for one call is most often whole lines
+	// of about a chunk: those go on as they are, without a copy into
+	// pending. Smaller pieces are gathered, so that a plugin which keeps
+	// few lines does not make the next one take many small chunks.
+	if n := len(p); len(c.pending) == 0 && n >= c.lim.ChunkSize/2 && n <= c.lim.ChunkSize && p[n-1] == '\n' {
+		if err := c.send(p); err != nil {
+			return 0, err
+		}
+		return n, nil
+	}
 	c.pending = append(c.pending, p...)
 	size := c.lim.ChunkSize
 	for len(c.pending) >= size {

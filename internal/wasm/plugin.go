@@ -119,6 +119,9 @@ type Engine struct {
 	budget *MemoryBudget
 	tiered bool
 	bg     background // compiles of tiered loads (tier.go)
+
+	memOnce sync.Once
+	mem     wazy.CompilationCache // for compiles that cache cannot take (tier.go)
 }
 
 // NewEngine returns an engine whose compiled code is cached in cacheDir
@@ -162,6 +165,9 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.bg.close()
 	if e.cached != nil {
 		_ = e.cached.Close(ctx)
+	}
+	if e.mem != nil {
+		_ = e.mem.Close(ctx)
 	}
 	return e.cache.Close(ctx)
 }

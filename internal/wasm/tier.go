@@ -44,20 +44,46 @@ const (
 	compile   tierKind = iota // compile, or take it from the cache
 	fromCache                 // take it from the cache, or fail with wazy.ErrCompilationCacheMiss
 	interpret
+	uncached // compile, with a cache in memory only
 )
+
+// compiledTier compiles p's code. A compile through the cache fails when
+// the cache's entry for it cannot be read (damaged) or written (a full or
+// read-only cache_dir); the code is then compiled again without it, so
+// that the plugin still runs compiled, and the next start compiles again.
+// A module that does not compile fails with the first error.
+func (e *Engine) compiledTier(ctx context.Context, p *Plugin, code []byte) (*tier, error) {
+	t, err := e.newTier(ctx, p, code, compile)
+	if err == nil {
+		return t, nil
+	}
+	t, again := e.newTier(ctx, p, code, uncached)
+	if again != nil {
+		return nil, err
+	}
+	p.logger.Warn("plugin compiled without cache_dir, whose entry for it could not be read or written: the next start compiles it again",
+		"error", Escape(err.Error()))
+	return t, nil
+}
+
+// memoryCache is the cache of uncached compiles, made on first use.
+func (e *Engine) memoryCache() wazy.CompilationCache {
+	e.memOnce.Do(func() { e.mem = wazy.NewCompilationCache() })
+	return e.mem
+}
 
 // firstTier returns the tier a plugin is loaded in, and whether its code
 // is still to be compiled.
 func (e *Engine) firstTier(ctx context.Context, p *Plugin, code []byte) (*tier, bool, error) {
 	if !e.tiered {
-		t, err := e.newTier(ctx, p, code, compile)
+		t, err := e.compiledTier(ctx, p, code)
 		return t, false, err
 	}
 	if e.cached != nil {
 		t, err := e.newTier(ctx, p, code, fromCache)
 		if errors.Is(err, wazy.ErrCompilationCacheUnsupported) {
 			// No compiler on this platform: there is nothing to wait for.
-			t, err = e.newTier(ctx, p, code, compile)
+			t, err = e.compiledTier(ctx, p, code)
 			return t, false, err
 		}
 		if !cacheMissed(err) {
@@ -84,6 +110,8 @@ func (e *Engine) newTier(ctx context.Context, p *Plugin, code []byte, kind tierK
 	case interpret:
 		rc = wazy.NewRuntimeConfigInterpreter()
 		ctx = api.WithInterpreterLazyLowering(ctx)
+	case uncached:
+		rc = wazy.NewRuntimeConfig().WithCompilationCache(e.memoryCache())
 	}
 	rc = rc.WithMemoryLimitPages(uint32(p.spec.MaxMemory / pageSize)).
 		WithTableLimitElements(p.spec.MaxTable)
@@ -221,7 +249,7 @@ func (e *Engine) compileLater(p *Plugin, code []byte) {
 		}
 		defer limitLoadMemory()()
 		start := time.Now()
-		t, err := e.newTier(context.Background(), p, code, compile)
+		t, err := e.compiledTier(context.Background(), p, code)
 		if err != nil {
 			// The interpreter took the module: this is a bug of the
 			// compiler's, which the plugin can run without.

@@ -3,8 +3,13 @@ package wasm
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -207,4 +212,113 @@ func TestTieredSamePluginTwice(t *testing.T) {
 	if got := runOne(t, ps[1], "a\nb\n"); got != "b\n" {
 		t.Errorf("grep b: %q", got)
 	}
+}
+
+// A cache_dir whose entry for a plugin cannot be read (damaged) or written
+// (full, read-only) neither keeps the plugin interpreted nor stops a
+// compiled load: the code compiles without the cache and is used, with a
+// warning that the next start compiles it again.
+func TestCompileWithoutCache(t *testing.T) {
+	ctx := context.Background()
+	// A WAT plugin: it compiles in milliseconds, where a Go one takes
+	// seconds under -race, and this test compiles it up to three times.
+	spec := Spec{Name: "cat", Path: wasmtest.BuildWat(t, "cat")}
+	// unreadable makes each entry a folder of the same name: opening it
+	// works, reading it does not.
+	unreadable := func(t *testing.T, cache string) {
+		e, err := NewEngine(cache, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := e.Load(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Close(ctx)
+		e.Close(ctx)
+		entries, _ := filepath.Glob(filepath.Join(cache, "*", "*"))
+		if len(entries) == 0 {
+			t.Fatal("the first load wrote no cache entry")
+		}
+		for _, f := range entries {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(f, "in-the-way"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// unwritable moves the cache's folder away once the engine has opened
+	// it, as a full or read-only disk would refuse a new entry: every
+	// entry is missing, and none can be made.
+	unwritable := func(t *testing.T, cache string) {
+		dirs, _ := filepath.Glob(filepath.Join(cache, "*"))
+		for _, d := range dirs {
+			if err := os.Rename(d, d+".gone"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		before func(*testing.T, string) // before the engine opens the cache
+		after  func(*testing.T, string) // after
+	}{
+		{name: "unreadable", before: unreadable},
+		{name: "unwritable", after: unwritable},
+	} {
+		for _, tiered := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/tiered=%v", c.name, tiered), func(t *testing.T) {
+				cache := t.TempDir()
+				if c.before != nil {
+					c.before(t, cache)
+				}
+				var logged syncBuffer
+				e, err := NewEngine(cache, slog.New(slog.NewTextHandler(&logged, nil)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer e.Close(ctx)
+				if c.after != nil {
+					c.after(t, cache)
+				}
+				e.SetTiered(tiered)
+				p, err := e.Load(ctx, spec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer p.Close(ctx)
+				select {
+				case <-p.Compiled():
+				case <-time.After(2 * time.Minute):
+					t.Fatalf("not compiled:\n%s", logged.String())
+				}
+				if got := runOne(t, p, "a\n"); got != "a\n" {
+					t.Errorf("%q", got)
+				}
+				if !strings.Contains(logged.String(), "plugin compiled without cache_dir") {
+					t.Errorf("no warning:\n%s", logged.String())
+				}
+			})
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

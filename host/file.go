@@ -119,6 +119,11 @@ func (r *fileRun) attempt(ctx context.Context, attempt int) (string, Result, err
 	}
 	name := r.claim.Orig // the user's name, not a variant in underprocess/
 	out, err := r.claim.Commit(pc.ResultName(name), func(w io.Writer) error {
+		if r.claim.Info.Size() >= waitCompileFrom {
+			if err := r.h.awaitCompiled(ctx, pc.Name); err != nil {
+				return err
+			}
+		}
 		if r.enter != nil {
 			leave, err := r.enter(ctx, pc.Name, r.claim.Info.Size(), attempt)
 			if err != nil {

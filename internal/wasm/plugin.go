@@ -184,7 +184,7 @@ type Plugin struct {
 
 	meta         *Meta         // from plugin_meta, read once at load (meta.go)
 	stateless    bool          // plugin_stateless returned 1
-	compiledDone chan struct{} // closed once new instances run compiled code
+	compiledDone chan struct{} // closed once no compile is to come (tier.go)
 
 	engine *Engine
 	code   []byte // the module, while it compiles in the background
@@ -201,15 +201,16 @@ type Plugin struct {
 
 // Stats are running totals for one plugin.
 type Stats struct {
-	Files      atomic.Int64 // files begun
-	Begins     atomic.Int64 // plugin_begin calls: more than Files when a stateless plugin ran a file on several instances
-	Errors     atomic.Int64 // files the plugin failed
-	BytesIn    atomic.Int64
-	BytesOut   atomic.Int64
-	Calls      atomic.Int64 // calls across the boundary
-	Nanos      atomic.Int64 // time spent in calls
-	Recycled   atomic.Int64 // instances closed after a trap or for size
-	LogDropped atomic.Int64 // log lines dropped by the rate limit
+	Files       atomic.Int64 // files begun
+	Begins      atomic.Int64 // plugin_begin calls: more than Files when a stateless plugin ran a file on several instances
+	Errors      atomic.Int64 // files the plugin failed
+	BytesIn     atomic.Int64
+	BytesOut    atomic.Int64
+	Calls       atomic.Int64 // calls across the boundary
+	Nanos       atomic.Int64 // time spent in calls
+	Recycled    atomic.Int64 // instances closed after a trap or for size
+	Interpreted atomic.Int64 // instances made for files in the interpreter, before the plugin compiled
+	LogDropped  atomic.Int64 // log lines dropped by the rate limit
 }
 
 // Load compiles the plugin at spec.Path, checks its ABI, and configures a
@@ -479,6 +480,9 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 	p.live++ // Counted from now, so Close leaves the runtime to release.
 	t.live++
 	p.mu.Unlock()
+	if t.interpreted {
+		p.stats.Interpreted.Add(1)
+	}
 	inst, err := p.newInstance(ctx, t)
 	if err != nil {
 		p.drop(t)

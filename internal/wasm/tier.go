@@ -183,10 +183,10 @@ func (p *Plugin) tierLocked() (*tier, error) {
 	return p.tier, nil
 }
 
-// Compiled is closed once new instances of the plugin run compiled code:
-// at once for a plugin loaded compiled, or when its background compile
-// ends. It is never closed if that compile fails or the engine closes
-// first.
+// Compiled is closed once no compile of the plugin is to come: at once for
+// a plugin loaded compiled, else when its background compile has ended,
+// or failed, or been skipped by the engine's Close. Compiling then says
+// which.
 func (p *Plugin) Compiled() <-chan struct{} { return p.compiledDone }
 
 // upgrade makes t the tier of new instances. The idle instances are
@@ -216,7 +216,6 @@ func (p *Plugin) upgrade(t *tier) bool {
 	if last {
 		_ = old.rt.Close(context.Background())
 	}
-	close(p.compiledDone)
 	return true
 }
 
@@ -239,9 +238,11 @@ func (e *Engine) compileLater(p *Plugin, code []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
+		close(p.compiledDone)
 		return
 	}
 	b.wg.Go(func() {
+		defer close(p.compiledDone) // After the upgrade: Compiling is then false.
 		b.one.Lock()
 		defer b.one.Unlock()
 		if b.isClosed() || p.isClosed() {

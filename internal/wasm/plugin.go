@@ -289,9 +289,9 @@ func (p *Plugin) init(ctx context.Context, e *Engine, bin []byte) error {
 		return nil
 	}
 	// Until the compile ends, files get an interpreter's tier made when
-	// one needs it: the one made here holds the code its load ran
-	// (the Go runtime's start), lowered, 10 MiB for a Go plugin, which
-	// would slow the compiles with collections under the load limit.
+	// one needs it: the one made here holds the code its load ran (the Go
+	// runtime's start) lowered, about 10 MiB of heap for a Go plugin,
+	// which ten plugins would keep until their compiles end.
 	p.tier, p.code = nil, code
 	_ = t.rt.Close(ctx)
 	e.compileLater(p, code)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -274,7 +273,7 @@ func TestCompileWithoutCache(t *testing.T) {
 				if c.before != nil {
 					c.before(t, cache)
 				}
-				var logged syncBuffer
+				var logged SyncBuffer
 				e, err := NewEngine(cache, slog.New(slog.NewTextHandler(&logged, nil)))
 				if err != nil {
 					t.Fatal(err)
@@ -303,22 +302,4 @@ func TestCompileWithoutCache(t *testing.T) {
 			})
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

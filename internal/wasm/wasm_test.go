@@ -341,7 +341,7 @@ func TestSandbox(t *testing.T) {
 // A plugin's log messages reach the host's logger, with level, plugin and
 // file.
 func TestPluginLog(t *testing.T) {
-	var buf syncBuffer
+	var buf wasm.SyncBuffer
 	e, err := wasm.NewEngine(filepath.Join(os.TempDir(), "wasmtest-cache"), slog.New(slog.NewTextHandler(&buf, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -357,23 +357,6 @@ func TestPluginLog(t *testing.T) {
 	if got := buf.String(); !strings.Contains(got, `level=WARN msg="a warning from the plugin" plugin=faulty file=in.txt`) {
 		t.Errorf("log = %q", got)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // In a chain whose plugins run at once, the error names the plugin that

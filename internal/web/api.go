@@ -539,28 +539,17 @@ func (s *Server) mutating(r *http.Request, w http.ResponseWriter) error {
 // handleDelete removes a failed file and its report from failed/ (the
 // page asks for confirmation first).
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	if err := s.mutating(r, w); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	id, err := fileID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.b.DeleteFailed(id); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.logger.Info("failed file deleted from the dashboard", "id", id)
-	if wantsHTML(r) {
-		http.Redirect(w, r, "/#failed", http.StatusSeeOther)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "deleted": true})
+	s.onFailed(w, r, s.b.DeleteFailed, "failed file deleted from the dashboard", http.StatusOK, "deleted")
 }
 
 func (s *Server) handleRetry(w http.ResponseWriter, r *http.Request) {
+	s.onFailed(w, r, s.b.Retry, "retry requested from the dashboard", http.StatusAccepted, "retried")
+}
+
+// onFailed runs act on the failed file the request names, logs msg, and
+// answers a form with the failed list and a script with status and
+// {"id": ID, done: true}.
+func (s *Server) onFailed(w http.ResponseWriter, r *http.Request, act func(uint64) error, msg string, status int, done string) {
 	if err := s.mutating(r, w); err != nil {
 		s.fail(w, r, err)
 		return
@@ -570,16 +559,16 @@ func (s *Server) handleRetry(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.b.Retry(id); err != nil {
+	if err := act(id); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.logger.Info("retry requested from the dashboard", "id", id)
+	s.logger.Info(msg, "id", id)
 	if wantsHTML(r) {
 		http.Redirect(w, r, "/#failed", http.StatusSeeOther)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "retried": true})
+	writeJSON(w, status, map[string]any{"id": id, done: true})
 }
 
 // handleReload reloads the configuration (the dashboard's Reload button,

@@ -149,28 +149,41 @@ func mergeData(data []byte, memSize uint64) []byte {
 			return nil
 		}
 	}
-	var merged []segment
-	for _, s := range segs {
-		if k := len(merged) - 1; k >= 0 {
-			last := &merged[k]
-			if gap := uint64(s.offset) - uint64(last.offset) - uint64(len(last.bytes)); gap <= mergeGap {
-				last.bytes = append(append(last.bytes, make([]byte, gap)...), s.bytes...)
-				continue
-			}
-		}
-		// Capped, so that appending copies instead of writing over data.
-		merged = append(merged, segment{s.offset, s.bytes[:len(s.bytes):len(s.bytes)]})
+	// Runs of segments to merge, segs[from:to], and the bytes each spans.
+	type run struct {
+		from, to int
+		size     uint64
 	}
-	if len(merged) == len(segs) {
+	var runs []run
+	total := binary.MaxVarintLen32
+	for i := 0; i < len(segs); {
+		j, end := i+1, uint64(segs[i].offset)+uint64(len(segs[i].bytes))
+		for j < len(segs) && uint64(segs[j].offset)-end <= mergeGap {
+			end = uint64(segs[j].offset) + uint64(len(segs[j].bytes))
+			j++
+		}
+		r := run{i, j, end - uint64(segs[i].offset)}
+		runs = append(runs, r)
+		total += 3 + 2*binary.MaxVarintLen32 + int(r.size)
+		i = j
+	}
+	if len(runs) == len(segs) {
 		return nil
 	}
-	out := binary.AppendUvarint(nil, uint64(len(merged)))
-	for _, s := range merged {
+	// Written in place into one zeroed buffer: the gaps stay zero.
+	out := make([]byte, 0, total)
+	out = binary.AppendUvarint(out, uint64(len(runs)))
+	for _, r := range runs {
+		first := segs[r.from].offset
 		out = append(out, 0, 0x41)
-		out = appendS32(out, int32(s.offset))
+		out = appendS32(out, int32(first))
 		out = append(out, 0x0b)
-		out = binary.AppendUvarint(out, uint64(len(s.bytes)))
-		out = append(out, s.bytes...)
+		out = binary.AppendUvarint(out, r.size)
+		at := len(out)
+		out = out[:at+int(r.size)]
+		for _, s := range segs[r.from:r.to] {
+			copy(out[at+int(s.offset-first):], s.bytes)
+		}
 	}
 	return out
 }

@@ -191,6 +191,8 @@ func loadAll(ctx context.Context, engine *wasm.Engine, specs []wasm.Spec, reuse 
 		}
 		byPath[spec.Path] = append(byPath[spec.Path], i)
 	}
+	// One collection after the last load, not one after each.
+	defer wasm.LimitLoadMemory()()
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for _, path := range paths {

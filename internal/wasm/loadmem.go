@@ -23,10 +23,12 @@ var loadLimit struct {
 	prev  int64 // the limit before the first of them
 }
 
-// limitLoadMemory applies LoadMemoryLimit until the returned function is
+// LimitLoadMemory applies LoadMemoryLimit until the returned function is
 // called, counting loads that overlap so that the last one restores the
-// limit from before the first, and collects.
-func limitLoadMemory() (restore func()) {
+// limit from before the first, and collects. Load calls it; a caller
+// loading several plugins one after another holds it around them all, so
+// that they share one collection at the end.
+func LimitLoadMemory() (restore func()) {
 	loadLimit.Lock()
 	defer loadLimit.Unlock()
 	if loadLimit.loads == 0 {

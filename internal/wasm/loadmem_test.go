@@ -11,8 +11,8 @@ func TestLimitLoadMemory(t *testing.T) {
 	for _, before := range []int64{1 << 40, LoadMemoryLimit / 2} {
 		debug.SetMemoryLimit(before)
 		want := min(before, LoadMemoryLimit)
-		outer := limitLoadMemory()
-		inner := limitLoadMemory() // an overlapping load
+		outer := LimitLoadMemory()
+		inner := LimitLoadMemory() // an overlapping load
 		if got := debug.SetMemoryLimit(-1); got != want {
 			t.Errorf("limit %d while loading, want %d", got, want)
 		}

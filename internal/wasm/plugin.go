@@ -220,7 +220,7 @@ type Stats struct {
 // is interpreted until it has compiled in the background (tier.go).
 func (e *Engine) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 	start := time.Now()
-	defer limitLoadMemory()()
+	defer LimitLoadMemory()()
 	spec = spec.withDefaults()
 	bin, err := os.ReadFile(spec.Path)
 	if err != nil {

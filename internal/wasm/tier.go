@@ -248,7 +248,7 @@ func (e *Engine) compileLater(p *Plugin, code []byte) {
 		if b.isClosed() || p.isClosed() {
 			return
 		}
-		defer limitLoadMemory()()
+		defer LimitLoadMemory()()
 		start := time.Now()
 		t, err := e.compiledTier(context.Background(), p, code)
 		if err != nil {

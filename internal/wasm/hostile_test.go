@@ -41,6 +41,7 @@ func TestHostileInterpreted(t *testing.T) {
 		"LargeEmitIsStreamed": TestLargeEmitIsStreamed, "TableBomb": TestTableBomb,
 		"MemoryBudget": TestMemoryBudget, "LogFlood": TestLogFlood, "WASIProbes": TestWASIProbes,
 		"LoopDoesNotBlockTheHost": TestLoopDoesNotBlockTheHost, "MemoryBudgetAtInstantiation": TestMemoryBudgetAtInstantiation,
+		"InitialMemoryOverMaxMemory": TestInitialMemoryOverMaxMemory,
 	} {
 		t.Run(name, test)
 	}

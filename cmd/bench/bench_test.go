@@ -102,7 +102,8 @@ func TestQuickRun(t *testing.T) {
 				want = append(want, "paced."+v+"."+sys+"."+m)
 			}
 		}
-		want = append(want, "small."+v+".host.cpu_ms_per_file", "small."+v+".native.cpu_ms_per_file")
+		want = append(want, "small."+v+".host.cpu_ms_per_file", "small."+v+".native.cpu_ms_per_file",
+			"small."+v+".host_bare.files_per_s", "small."+v+".host_bare.cpu_ms_per_file")
 	}
 	if coreutilsMissing([]string{"trim", "upper", "grep"}, false) == "" {
 		want = append(want, "large.coreutils.mb_per_s", "large.coreutils.peak_rss_mib")
@@ -135,7 +136,7 @@ func TestQuickRun(t *testing.T) {
 	if v := res.Figures["memory.per_go_plugin.host.warm_mib"]; v == 0 {
 		t.Errorf("no figure for the memory of one more Go plugin")
 	}
-	for _, key := range []string{"small.sync.files_per_s.host/native", "large.mb_per_s.host/cat", "large.mb_per_s.host/native", "large.mb_per_s.host_c/native"} {
+	for _, key := range []string{"small.sync.files_per_s.host/native", "small.nosync.files_per_s.host_bare/native", "large.mb_per_s.host/cat", "large.mb_per_s.host/native", "large.mb_per_s.host_c/native"} {
 		if _, ok := res.Ratios[key]; !ok {
 			t.Errorf("ratio %s missing", key)
 		}

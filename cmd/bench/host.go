@@ -95,9 +95,9 @@ type hostLine struct {
 	File string    `json:"file"`
 }
 
-func (b *bench) startHost(ctx context.Context, dir, watch string, durable bool) (*hostMover, error) {
+func (b *bench) startHost(ctx context.Context, dir, watch string, chain []string, durable bool) (*hostMover, error) {
 	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(b.chainConfig(b.o.chain, watch, durable)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(b.chainConfig(chain, watch, durable)), 0o644); err != nil {
 		return nil, err
 	}
 	m := &hostMover{child: child{done: make(chan struct{})}, log: filepath.Join(dir, "host.log")}

@@ -178,6 +178,8 @@ var (
 		{"small files, no sync: files/s", "small.nosync", "files_per_s", smallBases, ""},
 		{"  p50 drop->processed (ms)", "small.nosync", "p50_ms", smallBases, ""},
 		{"  p99 drop->processed (ms)", "small.nosync", "p99_ms", smallBases, ""},
+		{"no plugins, sync: files/s", "small.sync", "files_per_s", []string{sysNative}, sysHostBare},
+		{"no plugins, no sync: files/s", "small.nosync", "files_per_s", []string{sysNative}, sysHostBare},
 		{"paced drops, sync: p50 (ms)", "paced.sync", "p50_ms", smallBases, ""},
 		{"  p99 (ms)", "paced.sync", "p99_ms", smallBases, ""},
 		{"paced drops, no sync: p50 (ms)", "paced.nosync", "p50_ms", smallBases, ""},

@@ -16,7 +16,8 @@ import (
 // The systems measured.
 const (
 	sysHost      = "host"
-	sysHostC     = "host_c" // the host with the chain's C twins (large file)
+	sysHostC     = "host_c"    // the host with the chain's C twins (large file)
+	sysHostBare  = "host_bare" // the host with no plugins: its own cost per small file
 	sysNative    = "native"
 	sysCoreutils = "coreutils"
 	sysCat       = "cat"
@@ -57,8 +58,14 @@ func syncLabel(sync bool) string {
 }
 
 // smallSystems lists the systems to run, and records why any is skipped.
+// The burst also runs the host with no plugins: next to the native mover,
+// that is the cost of the host's own per-file path (claim, read, write,
+// commit, watcher, log), the rest of the host's figure being the chain's.
 func (b *bench) smallSystems(phase string) []string {
 	systems := []string{sysHost, sysNative}
+	if phase == "small" {
+		systems = []string{sysHost, sysHostBare, sysNative}
+	}
 	if why := coreutilsMissing(b.o.chain, true); why != "" {
 		b.res.skip(phase+".*.coreutils", why)
 	} else {
@@ -71,6 +78,9 @@ func (b *bench) smallSystems(phase string) []string {
 // and off: files/s, and latency under a burst.
 func (b *bench) smallPhase(ctx context.Context, corpus []byte) error {
 	if err := b.warmCache(ctx, b.o.chain); err != nil {
+		return err
+	}
+	if err := b.warmCache(ctx, nil); err != nil {
 		return err
 	}
 	systems := b.smallSystems("small")
@@ -177,7 +187,9 @@ func (b *bench) smallRun(ctx context.Context, sys string, sync bool, n int, rate
 	var m mover
 	switch sys {
 	case sysHost:
-		m, err = b.startHost(ctx, dir, watch, sync)
+		m, err = b.startHost(ctx, dir, watch, b.o.chain, sync)
+	case sysHostBare:
+		m, err = b.startHost(ctx, dir, watch, nil, sync)
 	case sysNative:
 		m, err = startNative(watch, b.o.inFlight(), sync, n)
 	case sysCoreutils:

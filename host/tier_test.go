@@ -2,12 +2,15 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/filehost/host/internal/wasm"
 	"github.com/filehost/host/internal/wasmtest"
 )
 
@@ -55,5 +58,123 @@ func TestBigFileWaitsForCompile(t *testing.T) {
 	got, _ := os.ReadFile(out)
 	if want := strings.Repeat(strings.ToUpper(line), waitCompileFrom/len(line)+1); string(got) != want {
 		t.Errorf("output: %d bytes, want %d", len(got), len(want))
+	}
+}
+
+// A reload while plugins compile in the background: a plugin left
+// unchanged is kept and its compile still upgrades it; a plugin whose
+// .wasm was replaced is loaded again (interpreted, then compiled) and the
+// old one closes with its compile; every file dropped before, during and
+// after is processed once, by one of the two builds.
+func TestReloadWhileCompiling(t *testing.T) {
+	dir := t.TempDir()
+	plugins := filepath.Join(dir, "plugins")
+	os.MkdirAll(plugins, 0o755)
+	copyPlugin := func(name, from string) {
+		t.Helper()
+		data, err := os.ReadFile(wasmtest.Plugin(t, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(plugins, "."+name+".tmp")
+		os.WriteFile(tmp, data, 0o644)
+		if err := os.Rename(tmp, filepath.Join(plugins, name+".wasm")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyPlugin("trim", "trim")
+	copyPlugin("shout", "upper")
+	conf := func(workers int) string {
+		return "cache_dir = " + strconv.Quote(filepath.Join(dir, "cache")) + // empty: a cold start
+			"\n[[watch]]\ndir = \"watch_dir\"\n[[pipeline]]\nname = \"text\"\nplugins = [\"trim\", \"shout\"]\n" +
+			"[run]\nsettle = \"0s\"\nsync = false\nworkers = " + strconv.Itoa(workers) + "\n"
+	}
+	file := filepath.Join(dir, "config.toml")
+	os.WriteFile(file, []byte(conf(2)), 0o644)
+	cfg, err := LoadConfig(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(context.Background(), cfg, Options{Tiered: true, Instances: cfg.Workers()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := NewService(h, ServiceOptions{NoConfigWatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		svc.Close()
+	}()
+	waitFor(t, "ready", func() bool { return svc.Ready() == nil })
+	old := map[string]*wasm.Plugin{}
+	for _, p := range svc.Plugins() {
+		old[p.Name()] = p
+		if !p.Compiling() {
+			t.Fatalf("%s: a cold tiered start is not compiling", p.Name())
+		}
+	}
+
+	const perWave = 5
+	n := 0
+	wave := func() {
+		for range perWave {
+			n++
+			drop(t, dir, fmt.Sprintf("f%02d.txt", n), fmt.Sprintf("  line %d of text  \n", n))
+		}
+	}
+	wave()
+	// trim stays as it was; shout becomes a build of lower.
+	copyPlugin("shout", "lower")
+	os.WriteFile(file, []byte(conf(2)), 0o644)
+	if err := svc.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wave()
+	cur := map[string]*wasm.Plugin{}
+	for _, p := range svc.Plugins() {
+		cur[p.Name()] = p
+	}
+	if cur["trim"] != old["trim"] {
+		t.Error("trim, unchanged, was loaded again")
+	}
+	if cur["shout"] == old["shout"] {
+		t.Fatal("shout, whose .wasm changed, was not loaded again")
+	}
+	for name, p := range cur {
+		select {
+		case <-p.Compiled():
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("%s did not compile", name)
+		}
+		if p.Compiling() {
+			t.Errorf("%s: still interpreted after its compile", name)
+		}
+	}
+	wave()
+	processed := filepath.Join(dir, "watch_dir", "processed")
+	waitFor(t, "every file processed", func() bool { return count(processed) == n })
+	for i := 1; i <= n; i++ {
+		got, err := os.ReadFile(filepath.Join(processed, fmt.Sprintf("f%02d.txt", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := fmt.Sprintf("line %d of text\n", i)
+		if s := string(got); s != strings.ToUpper(line) && s != line {
+			t.Errorf("f%02d.txt = %q, want it trimmed and through one build of shout", i, s)
+		}
+		if i > 2*perWave && string(got) != line {
+			t.Errorf("f%02d.txt, dropped after the reload and the compiles, = %q, want lower's %q", i, got, line)
+		}
+	}
+	if names, _ := readNames(filepath.Join(dir, "watch_dir", "failed")); len(names) > 0 {
+		t.Errorf("failed/: %v", names)
 	}
 }

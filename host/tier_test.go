@@ -158,6 +158,11 @@ func TestReloadWhileCompiling(t *testing.T) {
 			t.Errorf("%s: still interpreted after its compile", name)
 		}
 	}
+	select {
+	case <-old["shout"].Compiled(): // compiled, or skipped once the old generation closed it
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the replaced shout's compile never ended")
+	}
 	wave()
 	processed := filepath.Join(dir, "watch_dir", "processed")
 	waitFor(t, "every file processed", func() bool { return count(processed) == n })

@@ -43,7 +43,13 @@ sync = false
 // checks Run returned nil. stop may be called more than once.
 func startService(t *testing.T, h *Host) (*Service, func()) {
 	t.Helper()
-	svc, err := NewService(h, ServiceOptions{})
+	return startServiceWith(t, h, ServiceOptions{})
+}
+
+// startServiceWith is startService with opts.
+func startServiceWith(t *testing.T, h *Host, opts ServiceOptions) (*Service, func()) {
+	t.Helper()
+	svc, err := NewService(h, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

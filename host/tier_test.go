@@ -99,20 +99,9 @@ func TestReloadWhileCompiling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := NewService(h, ServiceOptions{NoConfigWatch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		svc.Close()
-	}()
+	// The test reloads by itself: no watcher's reload may race it.
+	svc, stop := startServiceWith(t, h, ServiceOptions{NoConfigWatch: true})
+	defer stop()
 	waitFor(t, "ready", func() bool { return svc.Ready() == nil })
 	old := map[string]*wasm.Plugin{}
 	for _, p := range svc.Plugins() {

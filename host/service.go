@@ -368,6 +368,11 @@ func (s *Service) Run(ctx context.Context) error {
 		defer watchers.Done()
 		s.keepRetention(watchCtx)
 	}()
+	watchers.Add(1)
+	go func() {
+		defer watchers.Done()
+		s.keepCache(watchCtx)
+	}()
 	if !s.noConfigWatch && s.cfg.File != "" {
 		watchers.Add(1)
 		go func() {

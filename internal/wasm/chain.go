@@ -368,7 +368,22 @@ type lines struct {
 	plugin  string // the plugin the lines are for, named in errors
 	send    func([]byte) error
 	pending []byte
-	scanned int // bytes of pending past the chunk size known to hold no '\n'
+	box     *[]byte // pending's buffer from pendingBufs, until release
+	scanned int     // bytes of pending past the chunk size known to hold no '\n'
+}
+
+// pendingBufs holds the buffers lines gather in, so that each stage of a
+// small file does not allocate one: they were most of its garbage.
+var pendingBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// release gives the buffer back, unless a long line grew it past two
+// chunks: that one is left to the collector.
+func (c *lines) release() {
+	if c.box != nil && cap(c.pending) <= 2*c.lim.ChunkSize {
+		*c.box = c.pending[:0]
+		pendingBufs.Put(c.box)
+	}
+	c.pending, c.box, c.scanned = nil, nil, 0
 }
 
 func (c *lines) Write(p []byte) (int, error) {
@@ -381,6 +396,10 @@ func (c *lines) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		return n, nil
+	}
+	if c.box == nil {
+		c.box = pendingBufs.Get().(*[]byte) // a file's first gathered bytes
+		c.pending = (*c.box)[:0]
 	}
 	c.pending = append(c.pending, p...)
 	size := c.lim.ChunkSize
@@ -466,8 +485,7 @@ func (s *stage) release() {
 	}
 	s.p.release(s.inst, s.broken)
 	s.inst = nil
-	// A pending buffer grown by a long line is not kept.
-	s.in.pending = nil
+	s.in.release()
 }
 
 // IsTimeout reports whether err is a plugin that ran out of time.

@@ -113,6 +113,7 @@ const DefaultRecycleAbove = 64 << 20
 // Engine loads plugins, sharing one compilation cache and one memory
 // budget between them.
 type Engine struct {
+	dir    string // the cache's folder, "" for none
 	cache  wazy.CompilationCache
 	cached wazy.CompilationCache // cache's folder, read only: hits, never a compile; nil without a folder
 	logger *slog.Logger
@@ -146,7 +147,7 @@ func NewEngine(cacheDir string, logger *slog.Logger) (*Engine, error) {
 		_ = cache.Close(context.Background())
 		return nil, fmt.Errorf("compilation cache %s: %w", cacheDir, err)
 	}
-	e.cache, e.cached = cache, cached
+	e.dir, e.cache, e.cached = cacheDir, cache, cached
 	return e, nil
 }
 

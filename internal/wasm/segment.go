@@ -162,7 +162,7 @@ func (s *segment) finish() error {
 func (s *segment) release() {
 	s.fail(errAbandoned)
 	s.shutdown()
-	s.in.pending = nil
+	s.in.release()
 }
 
 var errAbandoned = errors.New("file abandoned")

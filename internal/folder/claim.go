@@ -153,18 +153,24 @@ func openLocked(dir int, name, path string, lock bool) (*os.File, fs.FileInfo, e
 	return file, fi, nil
 }
 
-func kind(m fs.FileMode) string {
+// TypeName names the type of a file that is not regular, in the words of
+// logs, error reports and the API's skipped list (docs/API.md): directory,
+// symlink, named pipe (FIFO), socket, device, or not a regular file. It is
+// "" for a regular file.
+func TypeName(m fs.FileMode) string {
 	switch {
+	case m.IsRegular():
+		return ""
 	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
+		return "directory"
 	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
+		return "symlink"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
 	}
 	return "not a regular file"
 }

@@ -21,14 +21,14 @@ func openRegular(dir int, name, p string) (*os.File, fs.FileInfo, error) {
 	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) {
-			err = fmt.Errorf("%w (a symbolic link)", ErrNotRegular)
+			err = fmt.Errorf("%w: %s", ErrNotRegular, TypeName(fs.ModeSymlink))
 		}
 		return nil, nil, &fs.PathError{Op: "open", Path: p, Err: err}
 	}
 	file := os.NewFile(uintptr(fd), p)
 	fi, err := file.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
-		err = &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode()))}
+		err = &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: %s", ErrNotRegular, TypeName(fi.Mode()))}
 	}
 	if err != nil {
 		file.Close()

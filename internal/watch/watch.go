@@ -98,6 +98,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/filehost/host/internal/clock"
+	"github.com/filehost/host/internal/folder"
 )
 
 // DefaultMaxTracked is how many files are tracked at once unless
@@ -525,20 +526,8 @@ func skipReason(name string, typ fs.FileMode) string {
 		return "hidden name (starts with a dot)"
 	case Ignored(name):
 		return "temporary name (.part, .tmp, .crdownload, .swp or ~)"
-	case typ.IsRegular():
-		return ""
-	case typ&fs.ModeDir != 0:
-		return "directory"
-	case typ&fs.ModeSymlink != 0:
-		return "symlink"
-	case typ&fs.ModeNamedPipe != 0:
-		return "named pipe (FIFO)"
-	case typ&fs.ModeSocket != 0:
-		return "socket"
-	case typ&fs.ModeDevice != 0:
-		return "device"
 	}
-	return "not a regular file"
+	return folder.TypeName(typ)
 }
 
 // skip notes an ignored name, logging a new non-regular one once. w.mu

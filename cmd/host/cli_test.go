@@ -267,3 +267,42 @@ func TestWatchBinaryFails(t *testing.T) {
 		t.Errorf("a file no pipeline takes was retried:\n%s", log.String())
 	}
 }
+
+// host --input prunes cache_dir after its file: the entry it ran from is
+// touched, a month-unused one removed (watch mode is in host's tests).
+func TestCLIInputPrunesCache(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "plugins"), 0o755)
+	data, _ := os.ReadFile(wasmtest.Plugin(t, "upper"))
+	os.WriteFile(filepath.Join(dir, "plugins", "upper.wasm"), data, 0o644)
+	os.WriteFile(filepath.Join(dir, "config.toml"), []byte("cache_dir = \"cache\"\n[[pipeline]]\nname = \"up\"\nplugins = [\"upper\"]\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "in.txt"), []byte("abc\n"), 0o644)
+	if r := runHost(t, dir, nil, "--input", "in.txt", "--output", "-"); r.code != 0 { // compiles: the entry is written
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	folders, _ := filepath.Glob(filepath.Join(dir, "cache", "wazy-*"))
+	entries, _ := filepath.Glob(filepath.Join(folders[0], "*"))
+	if len(folders) != 1 || len(entries) != 1 {
+		t.Fatalf("cache holds %v, %v", folders, entries)
+	}
+	month := time.Now().Add(-31 * 24 * time.Hour)
+	stale := filepath.Join(folders[0], strings.Repeat("ab", 32))
+	os.WriteFile(stale, []byte("x"), 0o644)
+	for _, path := range []string{stale, entries[0]} {
+		os.Chtimes(path, month, month)
+	}
+
+	r := runHost(t, dir, nil, "--input", "in.txt", "--output", "-") // runs from the entry
+	if r.code != 0 || r.stdout != "ABC\n" {
+		t.Fatalf("exit %d, stdout %q: %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "compilation cache pruned") {
+		t.Errorf("no prune logged: %s", r.stderr)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the month-unused entry is still there: %v", err)
+	}
+	if info, err := os.Stat(entries[0]); err != nil || time.Since(info.ModTime()) > time.Hour {
+		t.Errorf("the entry in use: %v, %v; want it kept and touched", info, err)
+	}
+}

@@ -143,6 +143,7 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stdout, "%s: ok (%d plugins, %d pipelines)\n", cfg.File, len(h.Plugins()), len(cfg.Pipeline))
 		return exitOK
 	case cli.Input != "":
+		h.PruneCache() // its plugins loaded: their entries count as in use
 		return runInput(ctx, h, logger, in, cli, stdout, stderr)
 	default:
 		return runWatch(ctx, h, logger, cli, stderr, hup)

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -119,10 +120,10 @@ func (e *Engine) PruneCache(now time.Time) (CachePruned, error) {
 		switch {
 		case cacheEntryName.MatchString(de.Name()) && inUse[path]:
 			if age > cacheTouchAfter {
-				if err := os.Chtimes(path, time.Time{}, now); err != nil {
-					errs = append(errs, err)
-				} else {
+				if err := os.Chtimes(path, time.Time{}, now); err == nil {
 					res.Touched++
+				} else if !refused(err) {
+					errs = append(errs, err)
 				}
 			}
 		case cacheEntryName.MatchString(de.Name()) && age > CacheKeep:
@@ -179,7 +180,9 @@ func pruneOldFolder(dir string, now time.Time, errs *[]error) (int64, bool) {
 		}
 	}
 	if err := os.Remove(dir); err != nil {
-		*errs = append(*errs, err)
+		if !refused(err) {
+			*errs = append(*errs, err)
+		}
 		return n, false
 	}
 	return n, true
@@ -187,10 +190,18 @@ func pruneOldFolder(dir string, now time.Time, errs *[]error) (int64, bool) {
 
 func removeFile(path string, errs *[]error) bool {
 	err := os.Remove(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !refused(err) {
 		*errs = append(*errs, err)
 	}
 	return err == nil
+}
+
+// refused reports a cache folder that is not this host's to change (read
+// only, or another user's): the runtime reads from it all the same, and
+// the load already warned if it could not write, so pruning passes over
+// it without a warning a day.
+func refused(err error) bool {
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
 }
 
 // mappedFiles returns the files in dir that this process has mapped: the

@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -192,5 +193,32 @@ func setMtime(t *testing.T, path string, mtime time.Time) {
 	t.Helper()
 	if err := os.Chtimes(path, mtime, mtime); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A cache folder the host may not change (read only, another user's,
+// immutable) is read all the same; pruning passes over it quietly rather
+// than warn every day.
+func TestPruneCacheRefused(t *testing.T) {
+	dir := t.TempDir()
+	e, p := loadIn(t, dir)
+	defer e.Close(context.Background())
+	_ = p.Close(context.Background())
+	current, _ := cacheFolder(dir)
+	stale := filepath.Join(current, strings.Repeat("01", 32))
+	if err := os.WriteFile(stale, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	setMtime(t, stale, time.Now().Add(-CacheKeep-time.Hour))
+	if out, err := exec.Command("chattr", "+i", current).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i: %v %s", err, out) // a filesystem or tool without it
+	}
+	defer exec.Command("chattr", "-i", current).Run()
+	res, err := e.PruneCache(time.Now())
+	if err != nil || res.Entries != 0 {
+		t.Errorf("pruned %+v, %v; want nothing, quietly", res, err)
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Error(err)
 	}
 }

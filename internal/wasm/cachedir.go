@@ -157,12 +157,19 @@ func (e *Engine) PruneCache(now time.Time) (CachePruned, error) {
 }
 
 // pruneOldFolder removes the folder of another runtime version if it holds
-// only entries and temporary files, all CacheKeep old. It returns the bytes
-// removed and whether the folder went.
+// only entries and temporary files, all CacheKeep old, and has itself not
+// changed for as long (a host of that version that has just made it, and
+// not yet written its first entry, keeps it). It returns the bytes removed
+// and whether the folder went.
 func pruneOldFolder(dir string, now time.Time, errs *[]error) (int64, bool) {
+	if info, err := os.Stat(dir); err != nil || now.Sub(info.ModTime()) <= CacheKeep {
+		return 0, false
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		*errs = append(*errs, err)
+		if !refused(err) {
+			*errs = append(*errs, err)
+		}
 		return 0, false
 	}
 	for _, de := range entries {

@@ -81,6 +81,15 @@ func TestPruneCache(t *testing.T) {
 		}
 		setMtime(t, path, mtime)
 	}
+	for _, sub := range []string{"wazero-v1.12.0-amd64-linux", "wazy-v0.7.0-amd64-linux", "wazy-v0.6.0-amd64-linux", "mine"} {
+		setMtime(t, filepath.Join(dir, sub), old) // unchanged for a month
+	}
+	// Just made by a host of another version, which has not written its
+	// first entry yet: kept.
+	fresh := filepath.Join(dir, "wazy-v0.9.0-amd64-linux")
+	if err := os.Mkdir(fresh, 0o700); err != nil {
+		t.Fatal(err)
+	}
 
 	res, err := e.PruneCache(now)
 	if err != nil {
@@ -103,6 +112,9 @@ func TestPruneCache(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "wazero-v1.12.0-amd64-linux")); !os.IsNotExist(err) {
 		t.Error("the wholly unused folder of another version is still there")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("the folder another version's host just made: %v", err)
 	}
 	if info, err := os.Stat(used); err != nil {
 		t.Errorf("the entry in use: %v", err)

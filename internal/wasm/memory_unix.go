@@ -4,9 +4,9 @@ package wasm
 
 import (
 	"context"
-	"syscall"
 
 	"github.com/samyfodil/wazy/api"
+	"golang.org/x/sys/unix"
 )
 
 // withMemory makes the instances created with ctx keep their linear memory
@@ -30,7 +30,7 @@ func newMemory(inst *instance, max uint64) api.LinearMemory {
 	}
 	// PROT_NONE reserves address space only: no memory is committed (or
 	// charged against overcommit limits) until Reallocate opens it.
-	buf, err := syscall.Mmap(-1, 0, int(max), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	buf, err := unix.Mmap(-1, 0, int(max), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
 		return &heapMemory{inst: inst} // e.g. a ulimit -v too low for the reservation
 	}
@@ -52,7 +52,7 @@ func (m *mappedMemory) Reallocate(size uint64) []byte {
 	}
 	if n := int(size); n > m.open {
 		// Wasm pages are 64 KiB, a multiple of any system page size.
-		if err := syscall.Mprotect(m.buf[m.open:n], syscall.PROT_READ|syscall.PROT_WRITE); err != nil {
+		if err := unix.Mprotect(m.buf[m.open:n], unix.PROT_READ|unix.PROT_WRITE); err != nil {
 			return nil
 		}
 		m.open = n
@@ -65,7 +65,7 @@ func (m *mappedMemory) Reallocate(size uint64) []byte {
 // waits for instances in use to come back.
 func (m *mappedMemory) Free() {
 	if m.buf != nil {
-		_ = syscall.Munmap(m.buf)
+		_ = unix.Munmap(m.buf)
 		m.buf = nil
 		m.inst.freeMemory()
 	}

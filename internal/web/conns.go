@@ -31,10 +31,12 @@ const minConns = 16
 // upload also opens.
 func connLimit() int {
 	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == ^uint64(0) {
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
 		return maxConnsCap
 	}
-	return connsFor(rl.Cur)
+	// No limit (RLIM_INFINITY) is the largest value of Cur's type, whose
+	// signedness differs between systems: connsFor caps it.
+	return connsFor(uint64(rl.Cur))
 }
 
 func connsFor(nofile uint64) int {

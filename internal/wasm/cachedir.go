@@ -118,7 +118,7 @@ func (e *Engine) PruneCache(now time.Time) (CachePruned, error) {
 		}
 		age := now.Sub(info.ModTime())
 		switch {
-		case cacheEntryName.MatchString(de.Name()) && inUse[path]:
+		case cacheEntryName.MatchString(de.Name()) && inUse[de.Name()]:
 			if age > cacheTouchAfter {
 				if err := os.Chtimes(path, time.Time{}, now); err == nil {
 					res.Touched++
@@ -211,10 +211,15 @@ func refused(err error) bool {
 	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
 }
 
-// mappedFiles returns the files in dir that this process has mapped: the
-// runtime runs a cached module's code from its entry's pages. It is empty
-// where /proc/self/maps is not there to say.
+// mappedFiles returns the names of the files in dir that this process has
+// mapped: the runtime runs a cached module's code from its entry's pages.
+// It is empty where /proc/self/maps is not there to say. The maps name
+// files by their real paths, so dir is resolved first (a cache_dir
+// through a symbolic link).
 func mappedFiles(dir string) map[string]bool {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return nil
@@ -231,7 +236,7 @@ func mappedFiles(dir string) map[string]bool {
 			continue
 		}
 		if path := line[i:]; strings.HasPrefix(path, prefix) {
-			files[path] = true
+			files[path[len(prefix):]] = true
 		}
 	}
 	return files

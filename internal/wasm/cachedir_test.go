@@ -45,7 +45,13 @@ func TestPruneCache(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("in-use entries are told from /proc/self/maps")
 	}
-	dir := t.TempDir()
+	// The cache is reached through a symbolic link, as a cache_dir of
+	// /var/cache/host may be: the maps name the real path.
+	real := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(real, dir); err != nil {
+		t.Fatal(err)
+	}
 	e, p := loadIn(t, dir) // compiles and writes the entry
 	_ = p.Close(context.Background())
 	_ = e.Close(context.Background())

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,32 +15,15 @@ import (
 // every day (wasm.Engine.PruneCache has the rules): an entry no host has
 // used for a month goes, the one the host runs from stays.
 func TestServicePrunesCache(t *testing.T) {
-	dir := t.TempDir()
-	cache := filepath.Join(dir, "cache")
-	os.MkdirAll(filepath.Join(dir, "plugins"), 0o755)
-	data, err := os.ReadFile(wasmtest.Plugin(t, "upper"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "plugins", "upper.wasm"), data, 0o644)
-	file := filepath.Join(dir, "config.toml")
-	os.WriteFile(file, []byte(`cache_dir = "cache"
+	h, dir := newHostCache(t, "cache", `
 [run]
 settle = "0s"
 sync = false
 [[pipeline]]
 name = "up"
 plugins = ["upper"]
-`), 0o644)
-	cfg, err := LoadConfig(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := New(context.Background(), cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+`, map[string]string{"upper": wasmtest.Plugin(t, "upper")})
+	cache := filepath.Join(dir, "cache")
 	folders, _ := filepath.Glob(filepath.Join(cache, "wazy-*"))
 	if len(folders) != 1 {
 		t.Fatalf("cache folders %v", folders)

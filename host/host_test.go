@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,6 +17,12 @@ import (
 // newHost writes a config with the given pipelines text into a temp dir,
 // links the named test plugins into its plugins/, and loads it.
 func newHost(t *testing.T, pipelines string, plugins map[string]string) (*Host, string) {
+	t.Helper()
+	return newHostCache(t, filepath.Join(os.TempDir(), "wasmtest-cache"), pipelines, plugins)
+}
+
+// newHostCache is newHost with its own cache_dir (relative to the project).
+func newHostCache(t *testing.T, cacheDir, pipelines string, plugins map[string]string) (*Host, string) {
 	t.Helper()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "plugins"), 0o755)
@@ -27,7 +34,7 @@ func newHost(t *testing.T, pipelines string, plugins map[string]string) (*Host, 
 		os.WriteFile(filepath.Join(dir, "plugins", name+".wasm"), data, 0o644)
 	}
 	file := filepath.Join(dir, "config.toml")
-	os.WriteFile(file, []byte("cache_dir = \""+filepath.Join(os.TempDir(), "wasmtest-cache")+"\"\n"+pipelines), 0o644)
+	os.WriteFile(file, []byte("cache_dir = "+strconv.Quote(cacheDir)+"\n"+pipelines), 0o644)
 	cfg, err := LoadConfig(file)
 	if err != nil {
 		t.Fatal(err)

@@ -118,8 +118,8 @@ func TestWatchSignalStopsCleanly(t *testing.T) {
 		t.Errorf("no log line for the file:\n%s", log.String())
 	}
 	// A second host on the same folder is refused while one runs.
-	cmd, _ = startWatch(t, dir)
-	time.Sleep(300 * time.Millisecond)
+	cmd, log = startWatch(t, dir)
+	waitUntil(t, "the first host watching", 30*time.Second, func() bool { return strings.Contains(log.String(), `"msg":"watching"`) })
 	r := runHost(t, dir, nil, "--watch")
 	cmd.Process.Signal(syscall.SIGINT)
 	cmd.Wait()

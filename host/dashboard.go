@@ -2,6 +2,7 @@ package host
 
 import (
 	"container/heap"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,7 @@ func (s *Service) OpenFailed(id uint64) (*os.File, fs.FileInfo, error) {
 	}
 	file, err := wd.folder.OpenFailed(filepath.Base(f.Output))
 	if err != nil {
+		s.forgetIfGone(id, err)
 		return nil, nil, err
 	}
 	fi, err := file.Stat()
@@ -86,7 +88,11 @@ func (s *Service) Report(id uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wd.folder.ReadReport(filepath.Base(f.Output))
+	data, err := wd.folder.ReadReport(filepath.Base(f.Output))
+	if err != nil {
+		s.forgetIfGone(id, err)
+	}
+	return data, err
 }
 
 // DeleteFailed removes a failed file and its report from failed/, and its
@@ -102,6 +108,77 @@ func (s *Service) DeleteFailed(id uint64) error {
 	s.tracker.Forget(id)
 	s.logger.Info("failed file deleted from the dashboard", "file", f.Output)
 	return nil
+}
+
+// failedCheckEvery is how often the failed list is checked against the
+// failed/ folders (forgetGoneFailed).
+const failedCheckEvery = time.Minute
+
+// keepFailedList runs forgetGoneFailed every s.failedCheckEvery until ctx
+// is done.
+func (s *Service) keepFailedList(ctx context.Context) {
+	t := s.clock.NewTicker(s.failedCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+		s.forgetGoneFailed()
+	}
+}
+
+// forgetGoneFailed takes out of the tracker the failed records whose file
+// is no longer in failed/: deleted by retention or by hand, or moved back
+// to unprocessed/ by hand. The folders are the truth; without this the
+// dashboard would list, count and offer to retry files that are not
+// there until the next start. Of two records of one failed/ name (the
+// first file went and a later failure took its name), the older goes. A
+// folder that is not usable now is left alone: its files may come back.
+func (s *Service) forgetGoneFailed() {
+	files, _ := s.tracker.Files(tracker.Failed, 0, 0)
+	newest := map[string]uint64{}
+	for _, f := range files {
+		if !f.Retried && f.Output != "" && f.ID > newest[f.Output] {
+			newest[f.Output] = f.ID
+		}
+	}
+	gone := 0
+	for _, f := range files {
+		if f.Retried || f.Output == "" {
+			continue
+		}
+		if newest[f.Output] != f.ID || s.failedGone(f) {
+			if s.tracker.Forget(f.ID) {
+				gone++
+			}
+		}
+	}
+	if gone > 0 {
+		s.logger.Info("failed files no longer in failed/ left the dashboard", "files", gone)
+	}
+}
+
+// failedGone reports whether f's file is known to be gone from failed/.
+func (s *Service) failedGone(f tracker.File) bool {
+	wd := s.folderOf(f.Folder)
+	if wd == nil || wd.health.Load() != nil || filepath.Dir(f.Output) != wd.folder.Path(folder.Failed) {
+		return false
+	}
+	there, err := wd.folder.InFailed(filepath.Base(f.Output))
+	return err == nil && !there
+}
+
+// forgetIfGone forgets record id after an action on it failed with err,
+// if its file is gone from failed/, so that the dashboard drops its row.
+func (s *Service) forgetIfGone(id uint64, err error) {
+	if !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if f, ok := s.tracker.Get(id); ok && f.State == tracker.Failed && !f.Retried && s.failedGone(f) {
+		s.tracker.Forget(id)
+	}
 }
 
 // Ignored is a name in a watched folder's unprocessed/ that the watcher

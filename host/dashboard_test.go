@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -256,5 +257,130 @@ plugins = ["upper"]
 		}
 		return why["sub"] == "directory" && why["link"] == "symlink" && why["fifo"] == "named pipe (FIFO)" &&
 			strings.HasPrefix(why["draft.part"], "temporary name")
+	})
+}
+
+// runService runs a Service made by NewService with opts, after adjust
+// has changed its fields, until the test's end.
+func runService(t *testing.T, h *Host, adjust func(*Service)) *Service {
+	t.Helper()
+	svc, err := NewService(h, ServiceOptions{NoConfigWatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adjust(svc)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; svc.Close() })
+	waitFor(t, "ready", func() bool { return svc.Ready() == nil })
+	return svc
+}
+
+const failingPipeline = `
+[run]
+settle = "0s"
+sync = false
+[[pipeline]]
+name = "bad"
+plugins = ["faulty"]
+`
+
+// failedNames is the names and outputs of the failed records the tracker
+// offers to act on, sorted.
+func failedNames(svc *Service) []string {
+	files, _ := svc.Tracker().Files(tracker.Failed, 0, 0)
+	var out []string
+	for _, f := range files {
+		if !f.Retried {
+			out = append(out, f.Name+"="+filepath.Base(f.Output))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// The failed list follows failed/: a file deleted there by hand, or moved
+// back to unprocessed/ by hand, leaves it; of two records of one failed/
+// name, the older leaves; an action on a file found gone drops its record.
+func TestFailedListFollowsTheFolder(t *testing.T) {
+	h, dir := newHost(t, failingPipeline, testPlugins(t))
+	svc := runService(t, h, func(s *Service) { s.failedCheckEvery = time.Hour })
+	f, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+	for _, name := range []string{"a.txt", "b.txt", "c.txt", "d.txt", "e.txt"} {
+		put(t, filepath.Join(f.Unprocessed, name), "fail\n")
+	}
+	waitFor(t, "five failures", func() bool { return svc.Tracker().Snapshot().Totals.InFailed == 5 })
+
+	os.Remove(filepath.Join(f.Failed, "a.txt")) // deleted by hand, report and all
+	os.Remove(filepath.Join(f.Failed, "a.txt.error.json"))
+	os.Rename(filepath.Join(f.Failed, "b.txt"), filepath.Join(f.Unprocessed, "b.txt")) // retried by hand: fails again as b-1.txt
+	os.Remove(filepath.Join(f.Failed, "c.txt"))                                        // deleted, then failed again under its old name
+	os.Remove(filepath.Join(f.Failed, "c.txt.error.json"))
+	put(t, filepath.Join(f.Unprocessed, "c.txt"), "fail\n")
+	waitFor(t, "seven failures", func() bool { return svc.Tracker().Snapshot().Totals.Failed == 7 })
+	svc.forgetGoneFailed()
+	want := []string{"b.txt=b-1.txt", "c.txt=c.txt", "d.txt=d.txt", "e.txt=e.txt"}
+	if got := failedNames(svc); !slices.Equal(got, want) {
+		t.Errorf("failed list %q, want %q", got, want)
+	}
+	if n := svc.Tracker().Snapshot().Totals.InFailed; n != 4 {
+		t.Errorf("in_failed = %d, want 4", n)
+	}
+	// The newer c.txt record is the one kept: its report is the new one.
+	files, _ := svc.Tracker().Query(tracker.Filter{State: tracker.Failed, Name: "c.txt"}, 0, 0)
+	if len(files) != 1 || files[0].ID <= 5 {
+		t.Errorf("c.txt records %+v, want the second failure's", files)
+	}
+
+	// Between checks, acting on a file found gone drops its record; a
+	// missing report alone does not.
+	id := func(name string) uint64 {
+		files, _ := svc.Tracker().Query(tracker.Filter{State: tracker.Failed, Name: name}, 0, 0)
+		return files[0].ID
+	}
+	d, e := id("d.txt"), id("e.txt")
+	os.Remove(filepath.Join(f.Failed, "d.txt"))
+	if err := svc.Retry(d); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("retry of a file gone: %v, want not found", err)
+	}
+	os.Remove(filepath.Join(f.Failed, "e.txt.error.json"))
+	if _, err := svc.Report(e); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("report gone: %v, want not found", err)
+	}
+	want = []string{"b.txt=b-1.txt", "c.txt=c.txt", "e.txt=e.txt"}
+	if got := failedNames(svc); !slices.Equal(got, want) {
+		t.Errorf("failed list %q, want %q", got, want)
+	}
+}
+
+// Watch mode checks the failed list every failedCheckEvery, and at once
+// after retention deleted failed files.
+func TestFailedListChecked(t *testing.T) {
+	t.Run("periodically", func(t *testing.T) {
+		h, dir := newHost(t, failingPipeline, testPlugins(t))
+		svc := runService(t, h, func(s *Service) { s.failedCheckEvery = 20 * time.Millisecond })
+		f, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+		put(t, filepath.Join(f.Unprocessed, "a.txt"), "fail\n")
+		waitFor(t, "the failure", func() bool { return svc.Tracker().Snapshot().Totals.InFailed == 1 })
+		os.Remove(filepath.Join(f.Failed, "a.txt"))
+		waitFor(t, "the record gone", func() bool { return len(failedNames(svc)) == 0 })
+	})
+	t.Run("after retention", func(t *testing.T) {
+		h, dir := newHost(t, failingPipeline+`
+[retention]
+every = "50ms"
+[retention.failed]
+max_files = 1
+`, testPlugins(t))
+		svc := runService(t, h, func(s *Service) { s.failedCheckEvery = time.Hour })
+		f, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
+		put(t, filepath.Join(f.Unprocessed, "a.txt"), "fail\n")
+		waitFor(t, "the first failure", func() bool { return svc.Tracker().Snapshot().Totals.InFailed == 1 })
+		put(t, filepath.Join(f.Unprocessed, "b.txt"), "fail\n")
+		waitFor(t, "a.txt swept and its record gone", func() bool {
+			names, _ := readNames(f.Failed)
+			return slices.Equal(names, []string{"b.txt", "b.txt.error.json"}) && slices.Equal(failedNames(svc), []string{"b.txt=b.txt"})
+		})
 	})
 }

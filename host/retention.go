@@ -74,6 +74,9 @@ func (s *Service) keepRetention(ctx context.Context) {
 				s.logger.Info("retention deleted old files", "folder", wd.cfg.Dir,
 					"results", res.Files, "failed", fails.Files, "bytes", res.Bytes+fails.Bytes)
 			}
+			if fails.Files > 0 {
+				s.forgetGoneFailed()
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -37,9 +37,11 @@ type Service struct {
 	cpu     chan struct{}
 	started time.Time
 	running atomic.Bool
-	// refreshEvery is how often folders are checked; tests shorten it.
-	refreshEvery time.Duration
-	clock        clock.Clock
+	// refreshEvery is how often folders are checked, failedCheckEvery the
+	// failed list; tests shorten them.
+	refreshEvery     time.Duration
+	failedCheckEvery time.Duration
+	clock            clock.Clock
 
 	gen        atomic.Pointer[generation]
 	genCount   int
@@ -166,15 +168,16 @@ func NewService(h *Host, opts ServiceOptions) (*Service, error) {
 		poll = opts.Poll
 	}
 	s := &Service{
-		cfg:           cfg,
-		logger:        opts.Logger,
-		tracker:       tracker.New(cfg.Run.History),
-		workers:       cfg.Workers(),
-		cpu:           make(chan struct{}, cfg.Workers()),
-		started:       time.Now(),
-		refreshEvery:  refreshEvery,
-		clock:         opts.Clock,
-		noConfigWatch: opts.NoConfigWatch,
+		cfg:              cfg,
+		logger:           opts.Logger,
+		tracker:          tracker.New(cfg.Run.History),
+		workers:          cfg.Workers(),
+		cpu:              make(chan struct{}, cfg.Workers()),
+		started:          time.Now(),
+		refreshEvery:     refreshEvery,
+		failedCheckEvery: failedCheckEvery,
+		clock:            opts.Clock,
+		noConfigWatch:    opts.NoConfigWatch,
 	}
 	if s.clock == nil {
 		s.clock = clock.Real
@@ -372,6 +375,11 @@ func (s *Service) Run(ctx context.Context) error {
 	go func() {
 		defer watchers.Done()
 		s.keepCache(watchCtx)
+	}()
+	watchers.Add(1)
+	go func() {
+		defer watchers.Done()
+		s.keepFailedList(watchCtx)
 	}()
 	if !s.noConfigWatch && s.cfg.File != "" {
 		watchers.Add(1)
@@ -610,6 +618,7 @@ func (s *Service) Retry(id uint64) error {
 		return fmt.Errorf("file %d: %w: not in a failed/ folder", id, fs.ErrNotExist)
 	}
 	if _, err := wd.folder.Retry(filepath.Base(f.Output)); err != nil {
+		s.forgetIfGone(id, err)
 		return fmt.Errorf("retry %s: %w", f.Name, err)
 	}
 	s.tracker.MarkRetried(id)

@@ -244,6 +244,27 @@ func (f *Folder) Retry(name string) (string, error) {
 	return got, f.syncDir(d, &d.failed)
 }
 
+// InFailed reports whether anything named name is in failed/. An error
+// means it cannot be told: the folder is closed, or stat failed otherwise.
+func (f *Folder) InFailed(name string) (bool, error) {
+	d, err := f.current()
+	if err != nil {
+		return false, err
+	}
+	if err := plainName(name); err != nil {
+		return false, err
+	}
+	var st unix.Stat_t
+	switch err := unix.Fstatat(d.failed.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, unix.ENOENT):
+		return false, nil
+	default:
+		return false, &os.PathError{Op: "stat", Path: filepath.Join(f.Dir, Failed, name), Err: err}
+	}
+}
+
 // Delete removes failed/name and its report.
 func (f *Folder) Delete(name string) error {
 	d, err := f.current()

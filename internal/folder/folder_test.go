@@ -898,3 +898,24 @@ func TestFolderGoneWhileClaimed(t *testing.T) {
 		})
 	}
 }
+
+// InFailed tells what is in failed/ without following a link, and refuses
+// a name that is not a plain one.
+func TestInFailed(t *testing.T) {
+	dir := t.TempDir()
+	f := open(t, dir, Options{})
+	put(t, filepath.Join(dir, Failed, "x.txt"), "x")
+	os.Symlink("/nonexistent", filepath.Join(dir, Failed, "dangling"))
+	for name, want := range map[string]bool{"x.txt": true, "dangling": true, "y.txt": false} {
+		if got, err := f.InFailed(name); err != nil || got != want {
+			t.Errorf("InFailed(%q) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	if _, err := f.InFailed("../unprocessed"); err == nil {
+		t.Error("InFailed took a path")
+	}
+	f.Close()
+	if _, err := f.InFailed("x.txt"); err == nil {
+		t.Error("InFailed on a closed folder: no error")
+	}
+}

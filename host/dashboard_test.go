@@ -277,6 +277,8 @@ func runService(t *testing.T, h *Host, adjust func(*Service)) *Service {
 	return svc
 }
 
+// failingPipeline fails every file. With settle 0, tests drop files in
+// whole, by rename.
 const failingPipeline = `
 [run]
 settle = "0s"
@@ -308,7 +310,7 @@ func TestFailedListFollowsTheFolder(t *testing.T) {
 	svc := runService(t, h, func(s *Service) { s.failedCheckEvery = time.Hour })
 	f, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
 	for _, name := range []string{"a.txt", "b.txt", "c.txt", "d.txt", "e.txt"} {
-		put(t, filepath.Join(f.Unprocessed, name), "fail\n")
+		drop(t, dir, name, "fail\n")
 	}
 	waitFor(t, "five failures", func() bool { return svc.Tracker().Snapshot().Totals.InFailed == 5 })
 
@@ -317,7 +319,7 @@ func TestFailedListFollowsTheFolder(t *testing.T) {
 	os.Rename(filepath.Join(f.Failed, "b.txt"), filepath.Join(f.Unprocessed, "b.txt")) // retried by hand: fails again as b-1.txt
 	os.Remove(filepath.Join(f.Failed, "c.txt"))                                        // deleted, then failed again under its old name
 	os.Remove(filepath.Join(f.Failed, "c.txt.error.json"))
-	put(t, filepath.Join(f.Unprocessed, "c.txt"), "fail\n")
+	drop(t, dir, "c.txt", "fail\n")
 	waitFor(t, "seven failures", func() bool { return svc.Tracker().Snapshot().Totals.Failed == 7 })
 	svc.forgetGoneFailed()
 	want := []string{"b.txt=b-1.txt", "c.txt=c.txt", "d.txt=d.txt", "e.txt=e.txt"}
@@ -361,7 +363,7 @@ func TestFailedListChecked(t *testing.T) {
 		h, dir := newHost(t, failingPipeline, testPlugins(t))
 		svc := runService(t, h, func(s *Service) { s.failedCheckEvery = 20 * time.Millisecond })
 		f, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
-		put(t, filepath.Join(f.Unprocessed, "a.txt"), "fail\n")
+		drop(t, dir, "a.txt", "fail\n")
 		waitFor(t, "the failure", func() bool { return svc.Tracker().Snapshot().Totals.InFailed == 1 })
 		os.Remove(filepath.Join(f.Failed, "a.txt"))
 		waitFor(t, "the record gone", func() bool { return len(failedNames(svc)) == 0 })
@@ -375,9 +377,9 @@ max_files = 1
 `, testPlugins(t))
 		svc := runService(t, h, func(s *Service) { s.failedCheckEvery = time.Hour })
 		f, _ := OpenFolder(filepath.Join(dir, "watch_dir"))
-		put(t, filepath.Join(f.Unprocessed, "a.txt"), "fail\n")
+		drop(t, dir, "a.txt", "fail\n")
 		waitFor(t, "the first failure", func() bool { return svc.Tracker().Snapshot().Totals.InFailed == 1 })
-		put(t, filepath.Join(f.Unprocessed, "b.txt"), "fail\n")
+		drop(t, dir, "b.txt", "fail\n")
 		waitFor(t, "a.txt swept and its record gone", func() bool {
 			names, _ := readNames(f.Failed)
 			return slices.Equal(names, []string{"b.txt", "b.txt.error.json"}) && slices.Equal(failedNames(svc), []string{"b.txt=b.txt"})

@@ -563,7 +563,7 @@ plugins = ["faulty"]
 
 	const files = 12
 	for i := range files {
-		put(t, filepath.Join(folder.Unprocessed, fmt.Sprintf("f%02d.txt", i)), strings.Repeat("slow\n", 5))
+		drop(t, dir, fmt.Sprintf("f%02d.txt", i), strings.Repeat("slow\n", 5)) // whole: settle is 0s
 	}
 	maxLive, maxClaimed := 0, 0
 	deadline := time.Now().Add(60 * time.Second)

@@ -134,6 +134,20 @@ func (s *Service) Reload(ctx context.Context) error {
 		return ErrReloadBusy
 	}
 	defer s.reloadMu.Unlock()
+	return s.reloadLocked(ctx)
+}
+
+// ReloadWait is Reload that waits for a running reload to end instead of
+// returning ErrReloadBusy, for SIGHUP: a change saved while a reload runs
+// may come after that reload read the file, and must not be dropped.
+func (s *Service) ReloadWait(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	return s.reloadLocked(ctx)
+}
+
+// reloadLocked reloads, with reloadMu held, and records the outcome.
+func (s *Service) reloadLocked(ctx context.Context) error {
 	err := s.reload(ctx)
 	s.statusMu.Lock()
 	s.status.LastAt = time.Now()

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -271,5 +272,32 @@ func TestReloadManyDuringRun(t *testing.T) {
 	})
 	if g := runtime.NumGoroutine(); g > goroutines+60 {
 		t.Errorf("%d goroutines, %d before the service: a leak", g, goroutines)
+	}
+}
+
+// A reload for SIGHUP while another runs waits for it, then reads the
+// config again: a change saved meanwhile is not dropped. Reload itself
+// refuses (the dashboard says busy).
+func TestReloadWaitFollowsARunningReload(t *testing.T) {
+	svc, dir := reloadService(t, reloadBase+"[[pipeline]]\nname = \"text\"\nplugins = [\"upper\"]\n", false)
+	ctx := context.Background()
+	svc.reloadMu.Lock() // a reload running
+	if err := svc.Reload(ctx); !errors.Is(err, ErrReloadBusy) {
+		t.Errorf("Reload during a reload = %v, want ErrReloadBusy", err)
+	}
+	saveConfig(t, dir, reloadBase+"[[pipeline]]\nname = \"fails\"\nplugins = [\"faulty\"]\n")
+	done := make(chan error, 1)
+	go func() { done <- svc.ReloadWait(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("ReloadWait returned %v while a reload ran", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	svc.reloadMu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := svc.ReloadStatus(); st.Generation != 2 || st.Reloads != 1 {
+		t.Errorf("status = %+v, want generation 2 after one reload", st)
 	}
 }

@@ -369,14 +369,15 @@ func runWatch(ctx context.Context, h *host.Host, logger *slog.Logger, cli CLI, s
 }
 
 // reloadOnHangup reloads the configuration on each SIGHUP (systemd's
-// ExecReload) until ctx is done.
+// ExecReload) until ctx is done. A SIGHUP during a reload is one more
+// reload after it; several during one reload coalesce (hup holds one).
 func reloadOnHangup(ctx context.Context, svc *host.Service, hup <-chan os.Signal) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			_ = svc.Reload(ctx) // logged, and shown on the dashboard
+			_ = svc.ReloadWait(ctx) // logged, and shown on the dashboard
 		}
 	}
 }

@@ -47,10 +47,15 @@ func (s *Service) watchConfig(ctx context.Context) {
 		}
 	}
 	rewatch()
-	applied := s.fingerprint()
-	settled := applied
+	// A change made while the host started, after its files were read and
+	// before the folders were watched, has no event: compare with what the
+	// running configuration was read from.
+	settled := s.fingerprint()
 	var quiet <-chan time.Time
-	pending := false
+	pending := settled != s.gen.Load().h.read
+	if pending {
+		quiet = s.clock.After(reloadQuiet)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -83,7 +88,7 @@ func (s *Service) watchConfig(ctx context.Context) {
 				continue
 			}
 			pending = false
-			if now == applied {
+			if now == s.gen.Load().h.read {
 				continue // touched, not changed
 			}
 			if err := s.Reload(ctx); errors.Is(err, ErrReloadBusy) {
@@ -91,7 +96,6 @@ func (s *Service) watchConfig(ctx context.Context) {
 				quiet = s.clock.After(reloadQuiet)
 				continue
 			}
-			applied = now
 			rewatch() // plugin_dir or plugin paths may have changed
 		}
 	}
@@ -99,7 +103,11 @@ func (s *Service) watchConfig(ctx context.Context) {
 
 // fingerprint is the size and mtime of the config file and of every .wasm
 // a reload would read.
-func (s *Service) fingerprint() string {
+func (s *Service) fingerprint() string { return fingerprint(s.gen.Load().h.cfg) }
+
+// fingerprint is the size and mtime of cfg's file and of every .wasm cfg
+// names or its plugin_dir holds.
+func fingerprint(cfg Config) string {
 	var b strings.Builder
 	add := func(path string) {
 		if fi, err := os.Stat(path); err == nil {
@@ -108,8 +116,7 @@ func (s *Service) fingerprint() string {
 			b.WriteString(path + "\x00-\n")
 		}
 	}
-	add(s.cfg.File)
-	cfg := s.gen.Load().h.cfg
+	add(cfg.File)
 	for _, pc := range cfg.Plugins {
 		if pc.Path != "" {
 			add(pc.Path)

@@ -55,6 +55,9 @@ type Host struct {
 	owned bool
 	// forced is Options.Pipeline.
 	forced string
+	// read is the fingerprint of the config file and plugins taken before
+	// the plugins were read: a change after it reloads in watch mode.
+	read string
 }
 
 // Options tune a Host beyond its config.
@@ -120,6 +123,7 @@ func load(ctx context.Context, engine *wasm.Engine, cfg Config, opts Options, re
 		specs:     map[string]wasm.Spec{},
 		instances: opts.Instances,
 		forced:    opts.Pipeline,
+		read:      fingerprint(cfg),
 	}
 	names := cfg.pluginNames()
 	if opts.Pipelines != nil {

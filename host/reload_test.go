@@ -301,3 +301,22 @@ func TestReloadWaitFollowsARunningReload(t *testing.T) {
 		t.Errorf("status = %+v, want generation 2 after one reload", st)
 	}
 }
+
+// A config saved while the host starts, after it was read and before the
+// config watch began, has no event of its own: watch mode still reloads it.
+func TestReloadChangeDuringStart(t *testing.T) {
+	h, dir := newHost(t, reloadBase+"[[pipeline]]\nname = \"text\"\nplugins = [\"upper\"]\n", testPlugins(t))
+	saveConfig(t, dir, reloadBase+"[[pipeline]]\nname = \"fails\"\nplugins = [\"faulty\"]\n")
+	svc, err := NewService(h, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; svc.Close() })
+	waitFor(t, "the saved config in use", func() bool { return svc.ReloadStatus().Generation == 2 })
+	if st := svc.ReloadStatus(); !st.LastOK {
+		t.Errorf("status = %+v", st)
+	}
+}

@@ -41,6 +41,9 @@ type Config struct {
 
 	// File is the config file the values came from, for messages.
 	File string `toml:"-"`
+	// fileStamp is File's mtime and size as LoadConfig found them before
+	// reading it (readFingerprint).
+	fileStamp string
 }
 
 // RunConfig tunes watch mode.
@@ -217,11 +220,14 @@ func (es ConfigErrors) Error() string {
 // LoadConfig reads the config file at file over DefaultConfig and checks
 // it. Errors are ConfigErrors.
 func LoadConfig(file string) (Config, error) {
+	before := stamp(file)
 	src, err := os.ReadFile(file)
 	if err != nil {
 		return Config{}, ConfigErrors{{File: file, Msg: err.Error()}}
 	}
-	return ParseConfig(file, src)
+	cfg, err := ParseConfig(file, src)
+	cfg.fileStamp = before
+	return cfg, err
 }
 
 // ParseConfig is LoadConfig for a file already read. A TOML syntax error

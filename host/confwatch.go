@@ -106,30 +106,49 @@ func (s *Service) watchConfig(ctx context.Context) {
 func (s *Service) fingerprint() string { return fingerprint(s.gen.Load().h.cfg) }
 
 // fingerprint is the size and mtime of cfg's file and of every .wasm cfg
-// names or its plugin_dir holds.
-func fingerprint(cfg Config) string {
-	var b strings.Builder
-	add := func(path string) {
-		if fi, err := os.Stat(path); err == nil {
-			fmt.Fprintf(&b, "%s\x00%d\x00%d\n", path, fi.ModTime().UnixNano(), fi.Size())
-		} else {
-			b.WriteString(path + "\x00-\n")
-		}
+// names or its plugin_dir holds, as they are now.
+func fingerprint(cfg Config) string { return stamp(cfg.File) + pluginStamps(cfg) }
+
+// readFingerprint is fingerprint with the config file as LoadConfig found
+// it before reading it, so that a save while it was read still counts as
+// a change. The plugins are stamped now: call it before reading them.
+func readFingerprint(cfg Config) string {
+	if cfg.fileStamp == "" {
+		return fingerprint(cfg)
 	}
-	add(cfg.File)
+	return cfg.fileStamp + pluginStamps(cfg)
+}
+
+// pluginStamps stamps every .wasm cfg names or its plugin_dir holds, in
+// a fixed order.
+func pluginStamps(cfg Config) string {
+	var paths []string
 	for _, pc := range cfg.Plugins {
 		if pc.Path != "" {
-			add(pc.Path)
+			paths = append(paths, pc.Path)
 		}
 	}
+	slices.Sort(paths) // map order is random
 	if ents, err := os.ReadDir(cfg.PluginDir); err == nil {
 		for _, e := range ents {
 			if strings.HasSuffix(e.Name(), ".wasm") {
-				add(filepath.Join(cfg.PluginDir, e.Name()))
+				paths = append(paths, filepath.Join(cfg.PluginDir, e.Name()))
 			}
 		}
 	}
+	var b strings.Builder
+	for _, p := range paths {
+		b.WriteString(stamp(p))
+	}
 	return b.String()
+}
+
+// stamp is path's mtime and size, or that it is missing.
+func stamp(path string) string {
+	if fi, err := os.Stat(path); err == nil {
+		return fmt.Sprintf("%s\x00%d\x00%d\n", path, fi.ModTime().UnixNano(), fi.Size())
+	}
+	return path + "\x00-\n"
 }
 
 // configDirs are the folders holding the config file and the plugins.

@@ -56,7 +56,8 @@ type Host struct {
 	// forced is Options.Pipeline.
 	forced string
 	// read is the fingerprint of the config file and plugins taken before
-	// the plugins were read: a change after it reloads in watch mode.
+	// they were read (readFingerprint): a change after it reloads in watch
+	// mode.
 	read string
 }
 
@@ -123,7 +124,7 @@ func load(ctx context.Context, engine *wasm.Engine, cfg Config, opts Options, re
 		specs:     map[string]wasm.Spec{},
 		instances: opts.Instances,
 		forced:    opts.Pipeline,
-		read:      fingerprint(cfg),
+		read:      readFingerprint(cfg),
 	}
 	names := cfg.pluginNames()
 	if opts.Pipelines != nil {

@@ -320,3 +320,26 @@ func TestReloadChangeDuringStart(t *testing.T) {
 		t.Errorf("status = %+v", st)
 	}
 }
+
+// The fingerprint of unchanged files is the same each time, whatever the
+// order of the [plugins.*] map (a difference would reload for nothing,
+// or keep a change "still changing").
+func TestFingerprintStable(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{File: filepath.Join(dir, "config.toml"), PluginDir: dir, Plugins: map[string]PluginConfig{}}
+	put(t, cfg.File, "x")
+	for _, name := range []string{"a", "b", "c", "d", "e", "f"} {
+		p := filepath.Join(dir, "elsewhere-"+name+".wasm")
+		put(t, p, name)
+		cfg.Plugins[name] = PluginConfig{Path: p}
+	}
+	first := fingerprint(cfg)
+	for range 50 {
+		if got := fingerprint(cfg); got != first {
+			t.Fatalf("fingerprint changed with nothing changed:\n%q\n%q", first, got)
+		}
+	}
+	if got := readFingerprint(cfg); got != first {
+		t.Errorf("readFingerprint without a LoadConfig stamp = %q, want %q", got, first)
+	}
+}

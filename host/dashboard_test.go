@@ -260,8 +260,8 @@ plugins = ["upper"]
 	})
 }
 
-// runService runs a Service made by NewService with opts, after adjust
-// has changed its fields, until the test's end.
+// runService runs watch mode for h, without the config watch, until the
+// test's end; adjust may change the Service's fields before it runs.
 func runService(t *testing.T, h *Host, adjust func(*Service)) *Service {
 	t.Helper()
 	svc, err := NewService(h, ServiceOptions{NoConfigWatch: true})
@@ -329,7 +329,7 @@ func TestFailedListFollowsTheFolder(t *testing.T) {
 	if n := svc.Tracker().Snapshot().Totals.InFailed; n != 4 {
 		t.Errorf("in_failed = %d, want 4", n)
 	}
-	// The newer c.txt record is the one kept: its report is the new one.
+	// The c.txt record kept is the second failure's (ids grow).
 	files, _ := svc.Tracker().Query(tracker.Filter{State: tracker.Failed, Name: "c.txt"}, 0, 0)
 	if len(files) != 1 || files[0].ID <= 5 {
 		t.Errorf("c.txt records %+v, want the second failure's", files)

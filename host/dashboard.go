@@ -117,16 +117,7 @@ const failedCheckEvery = time.Minute
 // keepFailedList runs forgetGoneFailed every s.failedCheckEvery until ctx
 // is done.
 func (s *Service) keepFailedList(ctx context.Context) {
-	t := s.clock.NewTicker(s.failedCheckEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-		}
-		s.forgetGoneFailed()
-	}
+	s.every(ctx, s.failedCheckEvery, s.forgetGoneFailed)
 }
 
 // forgetGoneFailed takes out of the tracker the failed records whose file

@@ -62,9 +62,8 @@ func (s *Service) keepRetention(ctx context.Context) {
 	if r.Processed.Off() && r.Failed.Off() {
 		return
 	}
-	tick := s.clock.NewTicker(time.Duration(r.Every))
-	defer tick.Stop()
-	for {
+	sweep := func() {
+		failed := 0
 		for _, wd := range s.folders {
 			res, fails, err := wd.folder.Sweep(r.Processed.policy(), r.Failed.policy(), s.clock.Now())
 			if err != nil {
@@ -74,14 +73,12 @@ func (s *Service) keepRetention(ctx context.Context) {
 				s.logger.Info("retention deleted old files", "folder", wd.cfg.Dir,
 					"results", res.Files, "failed", fails.Files, "bytes", res.Bytes+fails.Bytes)
 			}
-			if fails.Files > 0 {
-				s.forgetGoneFailed()
-			}
+			failed += fails.Files
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C():
+		if failed > 0 {
+			s.forgetGoneFailed() // the dashboard's failed list follows
 		}
 	}
+	sweep()
+	s.every(ctx, time.Duration(r.Every), sweep)
 }

@@ -290,7 +290,12 @@ const refreshEvery = time.Second
 
 // keepHealthy checks wd's folder every refreshEvery until ctx is done.
 func (s *Service) keepHealthy(ctx context.Context, wd *watched) {
-	t := s.clock.NewTicker(s.refreshEvery)
+	s.every(ctx, s.refreshEvery, func() { s.refresh(wd) })
+}
+
+// every calls f every d on the service's clock until ctx is done.
+func (s *Service) every(ctx context.Context, d time.Duration, f func()) {
+	t := s.clock.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -298,7 +303,7 @@ func (s *Service) keepHealthy(ctx context.Context, wd *watched) {
 			return
 		case <-t.C():
 		}
-		s.refresh(wd)
+		f()
 	}
 }
 
